@@ -13,7 +13,7 @@ import platformdirs
 
 
 def cache_dir() -> Path:
-    """Root of the cache: base images under ``images/``, per-project instances under ``instances/``."""
+    """Cache root: base images in ``images/``, one directory per project in ``instances/``."""
     override = os.environ.get("WORKBENCH_CACHE_DIR")
     if override:
         return Path(override).expanduser().resolve()

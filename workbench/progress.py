@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Progress:
-    """``done`` out of ``total`` units of ``task`` (``total`` None: unknown); ``message`` says what."""
+    """``done`` of ``total`` units of ``task`` (``total`` None: unknown); ``message`` says what."""
 
     task: str
     done: float = 0
