@@ -1,0 +1,72 @@
+"""Finding and loading a snap project: the one place that knows where snapcraft.yaml may live."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from workbench.errors import Location, SourceError, UsageError
+from workbench.yamlpos import Document, load_file
+
+PROJECT_FILES: tuple[str, ...] = (
+    "snapcraft.yaml",
+    "snap/snapcraft.yaml",
+    "build-aux/snap/snapcraft.yaml",
+    ".snapcraft.yaml",
+)
+"""Where snapcraft looks for the project file inside a project directory."""
+
+_DEEPEST_FIRST = sorted(PROJECT_FILES, key=lambda name: -len(Path(name).parts))
+
+
+def project_file(path: str | Path) -> Path:
+    """``path`` itself if it is not a directory, else the one project file inside it."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = [path / name for name in PROJECT_FILES if (path / name).is_file()]
+    if not found:
+        raise SourceError(
+            "no snapcraft.yaml in this directory",
+            hint=f"looked for {', '.join(PROJECT_FILES)}; or name the file itself",
+            location=Location(file=str(path)),
+        )
+    if len(found) > 1:
+        raise SourceError(
+            "more than one project file",
+            hint=f"keep only one of: {', '.join(str(f) for f in found)}",
+            location=Location(file=str(path)),
+        )
+    return found[0]
+
+
+def find_root(start: str | Path) -> Path:
+    """The project directory at or above ``start`` (``snap/`` itself counts as inside it)."""
+    start = Path(start).resolve()
+    if start.is_file():
+        start = start.parent
+    for directory in (start, *start.parents):
+        for name in _DEEPEST_FIRST:  # inside snap/ or build-aux/snap/: the root is above
+            prefix = Path(name).parent.parts
+            if prefix and directory.parts[-len(prefix) :] == prefix:
+                root = directory.parents[len(prefix) - 1]
+                if (root / name).is_file():
+                    return root
+        if any((directory / name).is_file() for name in PROJECT_FILES):
+            return directory
+    raise UsageError(
+        f"no snapcraft.yaml in {start} or any directory above it",
+        hint=f"run inside a project, or name it; looked for {', '.join(PROJECT_FILES)}",
+    )
+
+
+def load_project(path: str | Path) -> Document:
+    """Load the project file at (or in) ``path``; its top level must be a mapping."""
+    document = load_file(project_file(path))
+    if not isinstance(document.data, Mapping):
+        raise SourceError(
+            "a snapcraft.yaml must be a mapping of keys",
+            hint="start with 'name: ...' and 'base: ...'",
+            location=document.locate(()),
+        )
+    return document

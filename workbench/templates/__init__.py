@@ -1,0 +1,24 @@
+"""Templates: snapcraft.yaml fragments merged into a project ("explode"), with provenance.
+
+The public names are re-exported here: :func:`explode` and :class:`Exploded`, the
+:class:`Registry` of templates (built-ins, directories, Python functions), the template model and
+the provenance records.
+"""
+
+from __future__ import annotations
+
+from workbench.templates.explode import Exploded, explode
+from workbench.templates.model import Template, TemplateContext, TemplateInfo
+from workbench.templates.provenance import Origin, Override
+from workbench.templates.registry import Registry
+
+__all__ = [
+    "Exploded",
+    "Origin",
+    "Override",
+    "Registry",
+    "Template",
+    "TemplateContext",
+    "TemplateInfo",
+    "explode",
+]

@@ -1,0 +1,277 @@
+"""Explode a project: apply its templates and say where every value came from.
+
+Each template named by an app's ``templates:`` (alias ``extensions:``) or the root ``templates:``
+list (for apps without a list of their own) is applied once, in sorted order of name. For each:
+its root keys are merged into the project root, its ``apps."*"`` snippet into each app using it,
+its part snippets (``"*[plugin=X]"`` instead of ``"*"`` for parts with that plugin) into every part
+existing at that point, and finally its own ``NAME/...`` parts are added. The template lists are
+then removed, so exploding an exploded project changes nothing. See
+:mod:`workbench.templates.merge` for the merge rules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import Location, SourceError, TemplateError
+from workbench.templates.grammar import check_architectures, resolve_grammar
+from workbench.templates.merge import Merger
+from workbench.templates.model import (
+    TEMPLATE_LIST_KEYS,
+    Template,
+    TemplateContext,
+    TemplateInfo,
+    check_fragment,
+    plugin_snippet,
+)
+from workbench.templates.project import ProjectInput, Usage, check_project, load_project
+from workbench.templates.provenance import Origin, Override, Tree
+from workbench.templates.registry import Registry
+from workbench.templates.selectors import resolve
+from workbench.yamlpos import Document, dump, to_plain
+
+Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
+
+
+@dataclass(frozen=True)
+class Exploded:
+    """An exploded project: round-trip data, per-path origins, and the overrides that happened."""
+
+    project: Any
+    origins: dict[str, Origin]
+    overrides: tuple[Override, ...]
+    templates: tuple[str, ...]
+    file: str
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        """Key path -> ``"template gtk3 (gtk3.yaml:9:5)"`` or ``"project (snapcraft.yaml:3:5)"``."""
+        return {path: str(origin) for path, origin in self.origins.items()}
+
+    def to_yaml(self) -> str:
+        """The exploded project as YAML, keeping the project's comments and key order."""
+        return dump(self.project)
+
+    def to_plain(self) -> dict[str, Any]:
+        """The exploded project as plain dicts and lists."""
+        plain: dict[str, Any] = to_plain(self.project)
+        return plain
+
+    def report(self) -> dict[str, Any]:
+        """``{"project": ..., "provenance": ..., "overrides": [...]}`` (JSON-ready)."""
+        return {
+            "project": self.to_plain(),
+            "provenance": self.provenance,
+            "overrides": [override.to_json() for override in self.overrides],
+        }
+
+    def to_json(self) -> str:
+        """The exploded project as indented JSON."""
+        return json.dumps(self.to_plain(), indent=2, ensure_ascii=False)
+
+
+def explode(
+    project: ProjectInput,
+    *,
+    templates: Templates = None,
+    base: str | None = None,
+    build_on: str | None = None,
+    build_for: str | None = None,
+    strict: bool = False,
+    enable_experimental: bool = False,
+) -> Exploded:
+    """Apply the project's templates; the input (file or Document) is never modified.
+
+    ``project``: a ``pathlib.Path`` to snapcraft.yaml or its project directory, YAML text
+    (``str``) or a loaded :class:`~workbench.yamlpos.Document`. ``templates``: a
+    :class:`Registry`, or template directories to add above the built-ins (None: built-ins only).
+    ``base`` replaces the project's base for template checks and selectors.
+    ``build_on``/``build_for`` (both or neither) resolve advanced grammar. ``strict`` turns every
+    override into an error.
+    """
+    arch = check_architectures(build_on, build_for)
+    registry = templates if isinstance(templates, Registry) else Registry.default(_dirs(templates))
+    doc = load_project(project)
+    data = copy.deepcopy(doc.data) if isinstance(project, Document) else doc.data
+    try:
+        return _explode(
+            doc,
+            data,
+            registry,
+            base=base,
+            strict=strict,
+            enable_experimental=enable_experimental,
+            arch=arch,
+        )
+    except RecursionError:
+        raise SourceError(
+            "project or template is nested too deeply",
+            hint="flatten the structure",
+            location=doc.locate(()),
+        ) from None
+
+
+def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:
+    if templates is None or isinstance(templates, Registry):
+        return []
+    if isinstance(templates, str | os.PathLike):
+        return [templates]
+    return list(templates)
+
+
+def _explode(
+    doc: Document,
+    data: Any,
+    registry: Registry,
+    *,
+    base: str | None,
+    strict: bool,
+    enable_experimental: bool,
+    arch: tuple[str, str] | None,
+) -> Exploded:
+    usage = check_project(doc.data, doc.locate)
+    project_base, confinement = doc.data.get("base"), doc.data.get("confinement")
+    checks = _Checks(
+        base=base if base is not None else project_base,
+        base_at=doc.locate(("base",)) if base is None and project_base else None,
+        confinement=confinement,
+        confinement_at=doc.locate(("confinement",)) if confinement else None,
+        experimental=enable_experimental,
+    )
+    tree = Tree.from_document(data, file=doc.file, template=None)
+    merger = Merger(tree, strict=strict)
+    for name in usage.names():
+        where = doc.locate(usage.named_at[name])
+        template = registry.get(name, location=where)
+        checks.check(template.info, where)
+        _apply(tree, merger, template, usage, base=checks.base)
+    _remove_template_lists(tree)
+    check_project(tree.data, tree.locate)
+    if arch is not None:
+        resolve_grammar(tree, build_on=arch[0], build_for=arch[1])
+    return Exploded(
+        project=tree.data,
+        origins=tree.provenance(),
+        overrides=tuple(merger.overrides),
+        templates=tuple(usage.names()),
+        file=doc.file,
+    )
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What a template's metadata is checked against, read from the project before any merge."""
+
+    base: str | None
+    base_at: Location | None
+    confinement: str | None
+    confinement_at: Location | None
+    experimental: bool
+
+    def check(self, info: TemplateInfo, where: Location) -> None:
+        """Refuse a template that is experimental (unless enabled), or wrong for base or
+        confinement; ``where`` is the entry naming it."""
+        if info.experimental and not self.experimental:
+            raise TemplateError(
+                f"template {info.name} is experimental",
+                hint="pass --enable-experimental or set WORKBENCH_EXPERIMENTAL=1",
+                location=where,
+            )
+        if self.base not in info.bases:
+            stated = f"base {self.base!r}" if self.base else "no base"
+            raise TemplateError(
+                f"template {info.name} does not support {stated}",
+                hint=f"supported bases: {', '.join(info.bases)}",
+                location=self.base_at or where,
+            )
+        if (self.confinement or "devmode") not in info.confinement:
+            stated = (
+                f"confinement {self.confinement!r}"
+                if self.confinement
+                else "devmode (no confinement)"
+            )
+            raise TemplateError(
+                f"template {info.name} does not support {stated}",
+                hint=f"supported confinement: {', '.join(info.confinement)}",
+                location=self.confinement_at or where,
+            )
+
+
+def _apply(
+    tree: Tree, merger: Merger, template: Template, usage: Usage, *, base: str | None
+) -> None:
+    name = template.info.name
+    root = tree.data
+    context = TemplateContext(
+        base=base,
+        apps=tuple(usage.apps.get(name, ())),
+        parts=tuple(root.get("parts") or ()),
+        snapshot=lambda: to_plain(root),
+    )
+    fragment = resolve(template.build(context), template=name, base=base)
+    check_fragment(fragment, name)
+    frag = fragment.data
+    for key in frag:
+        if key not in ("apps", "parts"):
+            merger.merge(root, key, source=fragment, src_parent=frag, src_key=key, path=(key,))
+    snippets = frag.get("apps") or {}
+    if "*" in snippets:
+        for app in usage.apps.get(name, ()):
+            merger.merge(
+                root["apps"],
+                app,
+                source=fragment,
+                src_parent=snippets,
+                src_key="*",
+                path=("apps", app),
+            )
+    frag_parts = frag.get("parts") or {}
+    parts = root.get("parts")
+    if isinstance(parts, Mapping):
+        for part in list(parts):
+            snippet = plugin_snippet(frag_parts, (parts[part] or {}).get("plugin"))
+            if snippet is not None:
+                merger.merge(
+                    parts,
+                    part,
+                    source=fragment,
+                    src_parent=frag_parts,
+                    src_key=snippet,
+                    path=("parts", part),
+                )
+    own = [part for part in frag_parts if not part.startswith("*")]
+    if not own:
+        return
+    if not isinstance(root.get("parts"), Mapping):
+        tree.set(root, "parts", tree.new_map(), fragment.origin(frag, "parts"))
+    parts = root["parts"]
+    for part in own:
+        if part in parts:
+            project_at = tree.origin(parts, part)
+            raise TemplateError(
+                f"template {name} adds part {part!r}, which the project already has",
+                hint=f"rename the project's part at {project_at.where}",
+                location=fragment.origin(frag_parts, part).location,
+            )
+        tree.set(
+            parts,
+            part,
+            tree.copy_from(fragment, frag_parts[part]),
+            fragment.origin(frag_parts, part),
+        )
+
+
+def _remove_template_lists(tree: Tree) -> None:
+    root = tree.data
+    apps = root.get("apps")
+    nodes = [root, *(apps.values() if isinstance(apps, Mapping) else ())]
+    for node in nodes:
+        if isinstance(node, Mapping):
+            for key in TEMPLATE_LIST_KEYS:
+                if key in node:
+                    tree.delete(node, key)

@@ -1,0 +1,141 @@
+"""The merge rules, applied to one key at a time, with every lost value recorded.
+
+==========================  ===============================================================
+project (current) value     result of merging a template value into it
+==========================  ===============================================================
+missing or null             the template's value
+mapping, template mapping   merged key by key with these same rules (project keys win)
+list, template list         template items first, then the project's; if every item is a
+                            string, later duplicates are dropped (the first one is kept)
+equal to the template's     unchanged
+other falsy value           replaced by the template's value (recorded as an override)
+other truthy value          kept; the template's value is recorded as overridden
+==========================  ===============================================================
+
+"Project" means the project as exploded so far, so a template applied later loses a scalar to one
+applied earlier: that disagreement is an override too. With ``strict`` every override is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workbench.errors import TemplateError
+from workbench.templates.provenance import Origin, Override, Tree, same, step
+from workbench.yamlpos import key_path, to_plain
+
+_Path = tuple[str | int, ...]
+
+
+class Merger:
+    """Merges template fragments into ``tree`` and collects :attr:`overrides`."""
+
+    def __init__(self, tree: Tree, *, strict: bool) -> None:
+        self.tree = tree
+        self.strict = strict
+        self.overrides: list[Override] = []
+
+    def merge(
+        self,
+        parent: Any,
+        key: Any,
+        *,
+        source: Tree,
+        src_parent: Mapping[Any, Any],
+        src_key: Any,
+        path: _Path,
+    ) -> None:
+        """Merge ``src_parent[src_key]`` (a node of ``source``) into ``parent[key]``."""
+        value = src_parent[src_key]
+        origin = source.origin(src_parent, src_key)
+        if key not in parent or parent[key] is None:
+            self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
+            return
+        current = parent[key]
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            for sub in value:
+                self.merge(
+                    current,
+                    sub,
+                    source=source,
+                    src_parent=value,
+                    src_key=sub,
+                    path=(*path, step(value, sub)),
+                )
+            return
+        if isinstance(current, list) and isinstance(value, list):
+            self._merge_list(current, source, value)
+            return
+        if same(current, value):
+            return
+        kept = self.tree.origin(parent, key)
+        if current:
+            self._record(path, origin, value, winning=current, overridden=value, winner=kept)
+        else:
+            self._record(path, origin, value, winning=value, overridden=current, winner=origin)
+            self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
+
+    def _merge_list(self, current: list[Any], source: Tree, value: list[Any]) -> None:
+        for index, item in enumerate(value):
+            self.tree.insert(
+                current, index, self.tree.copy_from(source, item), source.origin(value, index)
+            )
+        if all(isinstance(item, str) for item in current):
+            seen: set[str] = set()
+            duplicates = []
+            for index, item in enumerate(current):
+                if item in seen:
+                    duplicates.append(index)
+                seen.add(item)
+            for index in reversed(duplicates):
+                self.tree.delete(current, index)
+
+    def _record(
+        self,
+        path: _Path,
+        origin: Origin,
+        template_value: Any,
+        *,
+        winning: Any,
+        overridden: Any,
+        winner: Origin,
+    ) -> None:
+        assert origin.template is not None
+        override = Override(
+            path=key_path(path),
+            template=origin.template,
+            template_value=to_plain(template_value),
+            winning_value=to_plain(winning),
+            overridden_value=to_plain(overridden),
+            winner=winner.label,
+            template_location=origin.location,
+            winner_location=winner.location,
+        )
+        if self.strict:
+            raise _strict_error(override, origin, winner)
+        self.overrides.append(override)
+
+
+def _strict_error(override: Override, origin: Origin, winner: Origin) -> TemplateError:
+    hint = "drop --strict to let the rules decide"
+    if winner is origin:
+        return TemplateError(
+            f"{origin.label} would replace the project's {override.overridden_value!r} "
+            f"at {override.path} with {override.template_value!r}",
+            hint=f"the template's value is at {origin.where}; {hint}",
+            location=origin.location,
+        )
+    if winner.template is None:
+        return TemplateError(
+            f"the project's {override.winning_value!r} at {override.path} overrides "
+            f"{override.template_value!r} from {origin.label}",
+            hint=f"the template's value is at {origin.where}; {hint}",
+            location=winner.location,
+        )
+    return TemplateError(
+        f"templates {winner.template} and {origin.template} disagree on {override.path}: "
+        f"{override.winning_value!r} vs {override.template_value!r}",
+        hint=f"{winner.label}'s value is at {winner.where}; {hint}",
+        location=origin.location,
+    )

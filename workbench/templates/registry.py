@@ -1,0 +1,133 @@
+"""Where templates come from: built-ins, template directories, Python functions.
+
+Layers are searched last first: the built-in set shipped in ``workbench/templates/builtin``, then
+each directory added (``WORKBENCH_TEMPLATES_PATH`` entries, then ``--templates-dir`` ones, in
+order), then functions registered with :meth:`Registry.register`. A name in a later layer shadows
+the same name in earlier ones; :meth:`Registry.definitions` lists them all. In a directory, every
+``NAME.yaml`` whose NAME is a valid template name is a template; other files are ignored. Files are
+parsed on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import Location, TemplateError, UsageError
+from workbench.templates.model import (
+    NAME_PATTERN,
+    Template,
+    TemplateFunction,
+    TemplateInfo,
+    function_template,
+    load_template,
+)
+
+BUILTIN_DIR = Path(__file__).with_name("builtin")
+ENV_PATH = "WORKBENCH_TEMPLATES_PATH"
+
+
+def env_template_dirs(environ: Mapping[str, str]) -> list[Path]:
+    """The directories named in ``WORKBENCH_TEMPLATES_PATH`` (``os.pathsep``-separated)."""
+    value = environ.get(ENV_PATH, "")
+    return [Path(entry) for entry in value.split(os.pathsep) if entry]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One template definition: its name and source (a file, or a registered function)."""
+
+    name: str
+    source: str
+    layer: str
+
+
+class Registry:
+    """Named templates in layers; later layers shadow earlier ones."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list[Entry]] = {}
+        self._functions: dict[str, Template] = {}
+        self._loaded: dict[str, Template] = {}
+
+    @classmethod
+    def default(cls, dirs: Sequence[str | os.PathLike[str]] = ()) -> Registry:
+        """The built-ins, then ``dirs`` in order."""
+        registry = cls()
+        registry.add_dir(BUILTIN_DIR, layer="built-in")
+        for directory in dirs:
+            registry.add_dir(directory)
+        return registry
+
+    def add_dir(self, directory: str | os.PathLike[str], *, layer: str | None = None) -> None:
+        """Add every ``NAME.yaml`` in ``directory`` as a layer above the current ones."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise UsageError(
+                "templates directory not found",
+                hint="pass an existing directory of NAME.yaml templates",
+                location=Location(file=str(path)),
+            )
+        for file in sorted(path.glob("*.yaml")):
+            if NAME_PATTERN.match(file.stem):
+                self._add(Entry(file.stem, str(file), layer or str(path)))
+
+    def register(
+        self,
+        name: str,
+        function: TemplateFunction,
+        *,
+        summary: str,
+        bases: Sequence[str],
+        confinement: Sequence[str] = ("strict",),
+        experimental: bool = False,
+    ) -> None:
+        """Register a Python-function template under ``name`` (shadowing any file of that name)."""
+        template = function_template(
+            name,
+            function,
+            summary=summary,
+            bases=tuple(bases),
+            confinement=tuple(confinement),
+            experimental=experimental,
+        )
+        self._functions[name] = template
+        self._add(Entry(name, template.info.source, "python"))
+
+    def _add(self, entry: Entry) -> None:
+        self._entries.setdefault(entry.name, []).append(entry)
+        self._loaded.pop(entry.name, None)
+
+    def names(self) -> list[str]:
+        """Every template name, sorted."""
+        return sorted(self._entries)
+
+    def definitions(self, name: str) -> list[Entry]:
+        """Every definition of ``name``, earliest first: the last one is in use, the others are
+        shadowed by it."""
+        return list(self._entries.get(name, []))
+
+    def get(self, name: str, *, location: Location | None = None) -> Template:
+        """The template in use for ``name``; unknown names raise with a did-you-mean hint."""
+        if name in self._loaded:
+            return self._loaded[name]
+        entries = self._entries.get(name)
+        if not entries:
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see: workbench templates list"
+            raise TemplateError(f"unknown template {name!r}", hint=hint, location=location)
+        entry = entries[-1]
+        if entry.layer == "python":
+            template = self._functions[name]
+        else:
+            template = load_template(Path(entry.source), name)
+        self._loaded[name] = template
+        return template
+
+    def infos(self, *, base: str | None = None) -> list[TemplateInfo]:
+        """Metadata of every template in use (loading each), optionally only for ``base``."""
+        infos = [self.get(name).info for name in self.names()]
+        return [info for info in infos if base is None or base in info.bases]
