@@ -1,0 +1,213 @@
+"""Fixtures of the browser tests: a JupyterLab (or Voila) server and Debian's headless Chromium.
+
+The servers run on 127.0.0.1, on a free port, in a private copy of ``notebooks/`` and
+``examples/`` (JupyterLab autosaves edited notebooks: the repository's copies must not change),
+with private Jupyter config, data, runtime and settings directories. JupyterLab needs a token.
+Chromium is ``/usr/bin/chromium``, driven by Playwright over CDP; no browser is ever downloaded.
+Screenshots go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A running server: its base URL, the query string that authenticates, its work tree."""
+
+    base: str
+    query: str
+    tree: Path
+    log: Path
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}{self.query}"
+
+
+def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of notebooks/ and examples/ plus an environment with private Jupyter dirs."""
+    tree = tmp / "tree"
+    shutil.copytree(ROOT / "notebooks", tree / "notebooks")
+    shutil.copytree(ROOT / "examples", tree / "examples")
+    settings = tmp / "settings"
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+        PYTHONUNBUFFERED="1",
+    )
+    return tree, env
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # the server answers (an error page is an answer)
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready after {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+def _serve(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, ready: str) -> Any:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(proc, ready, log)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ and examples/."""
+    tmp = tmp_path_factory.mktemp("lab")
+    tree, env = _workspace(tmp)
+    port, token = free_port(), os.urandom(16).hex()
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tree}",
+        "--LabApp.news_url=",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "lab.log"
+    proc = _serve(argv, cwd=tree, env=env, log=log, ready=f"{base}/api/status?token={token}")
+    try:
+        yield Server(base, f"?token={token}", tree, log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Voila serving notebooks/02-architectures.ipynb (as the README's review command does)."""
+    tmp = tmp_path_factory.mktemp("voila")
+    tree, env = _workspace(tmp)
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "voila",
+        "notebooks/02-architectures.ipynb",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+    ]
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "voila.log"
+    proc = _serve(argv, cwd=tree, env=env, log=log, ready=f"{base}/static/")
+    try:
+        yield Server(base, "", tree, log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page, 1400x1000, in its own context."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+Shoot = Callable[[str], Path]
+
+
+@pytest.fixture
+def shoot(page: Any) -> Shoot:
+    """``shoot(NAME)`` saves the page as ``tests/artifacts/NAME.png`` and returns the path."""
+
+    def save(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
