@@ -18,7 +18,7 @@ from typing import NoReturn
 from workbench import __version__
 from workbench.errors import WorkbenchError, format_error
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("explode", "templates", "arch", "vm", "build")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,44 @@
+"""The debian-12 image with real cloud-init: up (cloud-init done), exec, 9p both ways, down."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from workbench.vm.images import ensure_image
+from workbench.vm.instance import Status
+from workbench.vm.runtime import Timeouts
+
+if TYPE_CHECKING:
+    from vm_fixtures import VmEnv
+
+pytestmark = pytest.mark.slow
+pytest_plugins = ("vm_fixtures",)
+
+
+def test_debian_12_with_cloud_init(vm_env: VmEnv) -> None:
+    image = ensure_image("debian-12")
+    project = vm_env.project("debian", {"in.txt": "from the host\n"})
+    vm = vm_env.instance(
+        project, image, memory="2G", cpus=2, timeouts=Timeouts(banner=300, ready=600)
+    )
+    try:
+        vm.up()
+        assert vm.dir.status() is Status.RUNNING
+        status = vm.exec(["cloud-init", "status", "--long"])
+        assert "status: done" in status.stdout
+        result = vm.exec(["sh", "-c", "id -un; cat /project/in.txt; python3 -c 'print(6*7)'"])
+        assert (result.exit_status, result.stdout) == (0, "root\nfrom the host\n42\n")
+        # the host's CA bundle, installed by cloud-init's ca_certs module
+        cas = vm.exec(["find", "/usr/share/ca-certificates", "/usr/local/share/ca-certificates"])
+        assert "/cloud-init-ca-cert" in cas.stdout
+        user = vm.exec(["id", image.user])
+        assert user.exit_status == 0
+        vm.exec(["sh", "-c", "echo from the guest > /project/out.txt"], check=True)
+        assert (project / "out.txt").read_text() == "from the guest\n"
+        assert vm.exec(["sh", "-c", "exit 3"]).exit_status == 3
+        assert vm.down() in ("powered down", "quit")
+        assert vm.dir.status() is Status.STOPPED
+    finally:
+        vm.clean()

@@ -1,0 +1,83 @@
+"""Shared fixtures of the VM runtime tests: the tiny image, a private cache, booted instances.
+
+Images come from the real cache (built once per machine by ``ensure_image``); instances live in a
+per-module temporary cache whose ``images`` entry links to the real images directory, so the
+Python API and ``python -m workbench`` subprocesses see the same instances. Booting is the costly
+part under TCG, so modules share one booted guest where that does not weaken a test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from workbench import dirs
+from workbench.vm.images import BootImage, ensure_image
+from workbench.vm.runtime import Instance, Timeouts
+
+GUEST_MEMORY = "384M"
+FAST = Timeouts(banner=120, ready=120, powerdown=20)
+
+
+@pytest.fixture(scope="session")
+def tiny_image() -> BootImage:
+    return ensure_image("tiny")
+
+
+@dataclass
+class VmEnv:
+    """A private cache root (instances, accel verdict) sharing the real base images."""
+
+    cache: Path
+    notices: list[str] = field(default_factory=list)
+
+    def project(self, name: str, files: dict[str, str] | None = None) -> Path:
+        path = self.cache.parent / "projects" / name
+        path.mkdir(parents=True, exist_ok=True)
+        for rel, text in (files or {}).items():
+            (path / rel).write_text(text, encoding="utf-8")
+        return path
+
+    def instance(self, project: Path, image: str | BootImage, **options: object) -> Instance:
+        options.setdefault("memory", GUEST_MEMORY)
+        options.setdefault("cpus", 1)
+        options.setdefault("timeouts", FAST)
+        return Instance(project, image=image, notify=self.notices.append, **options)  # type: ignore[arg-type]
+
+    def cli(
+        self, project: Path, *args: str, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m workbench vm --project PROJECT ARGS`` with this cache."""
+        return subprocess.run(
+            [sys.executable, "-m", "workbench", "vm", "--project", str(project), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "WORKBENCH_CACHE_DIR": str(self.cache)},
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def vm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmEnv]:
+    real_images = dirs.images_dir()
+    real_images.mkdir(parents=True, exist_ok=True)
+    cache = tmp_path_factory.mktemp("vm") / "cache"
+    cache.mkdir()
+    (cache / "images").symlink_to(real_images)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+    env = VmEnv(cache)
+    try:
+        yield env
+    finally:
+        from workbench.vm.runtime import clean_instances
+
+        clean_instances()
+        patch.undo()

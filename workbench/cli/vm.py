@@ -1,0 +1,272 @@
+"""``workbench vm``: the build VM of a project (``--project DIR``, default the current directory).
+
+Actions: ``image list|build``, ``up``, ``exec -- CMD...`` (exits with the command's status),
+``shell``, ``push``, ``pull``, ``snapshot save|load|list|delete``, ``down [--save]``,
+``status [--json]``, ``logs``, ``clean [--all]``. Long steps draw progress bars on stderr; the
+instance's ``workbench.log`` records what was done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.vm.runtime import Instance
+
+ACCEL_CHOICES = ("auto", "kvm", "tcg")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``vm`` subcommand and its actions."""
+    parser = subparsers.add_parser(
+        "vm",
+        help="run a project's build VM (qemu, SSH, 9p, snapshots)",
+        description="One VM per project: a qcow2 overlay over a cached base image, reached over "
+        "SSH with a pinned host key, the project mounted on /project over 9p.",
+    )
+    parser.add_argument("--project", default=".", help="project directory (default: .)")
+    project = argparse.ArgumentParser(add_help=False)
+    project.add_argument("--project", default=argparse.SUPPRESS, help="project directory")
+    cls = type(parser)
+    actions = parser.add_subparsers(dest="action", required=True, parser_class=cls)
+
+    def action(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(name, help=help, parents=[project])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    image = actions.add_parser("image", help="list or build base images")
+    images = image.add_subparsers(dest="image_action", required=True, parser_class=cls)
+    listing = images.add_parser("list", help="the image index and what is cached")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=run_image_list)
+    build = images.add_parser("build", help="build or download an image into the cache")
+    build.add_argument("name", help="image name, e.g. tiny or debian-12")
+    build.add_argument("--rebuild", action="store_true", help="even when cached")
+    build.set_defaults(handler=run_image_build)
+
+    up = action("up", run_up, "start the VM and wait until it is ready")
+    up.add_argument("--image", help="base image (default: the instance's, else tiny)")
+    up.add_argument("--memory", help="guest RAM, e.g. 1G (default: the instance's, else 1G)")
+    up.add_argument("--cpus", type=int, help="guest CPUs (default: the instance's, else 2)")
+    up.add_argument("--accel", choices=ACCEL_CHOICES, help="accelerator (default: auto)")
+
+    ex = action("exec", run_exec, "run a command in the VM; exit with its status")
+    ex.add_argument("--cwd", help="working directory in the guest")
+    ex.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    ex.add_argument("--timeout", type=float, help="seconds before giving up")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+
+    action("shell", run_shell, "an interactive root shell in the VM")
+    push = action("push", run_push, "copy a host file into the VM")
+    push.add_argument("src", type=Path)
+    push.add_argument("dst")
+    pull = action("pull", run_pull, "copy a file out of the VM")
+    pull.add_argument("src")
+    pull.add_argument("dst", type=Path)
+
+    snap = action("snapshot", run_snapshot, "save, load, list or delete VM states")
+    snap.add_argument("snapshot_action", choices=("save", "load", "list", "delete"))
+    snap.add_argument("name", nargs="?", default="default")
+
+    down = action("down", run_down, "stop the VM")
+    down.add_argument("--save", action="store_true", help="save a warm-start state first")
+    status = action("status", run_status, "the VM's status")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    logs = action("logs", run_logs, "log paths and their last lines")
+    logs.add_argument("--lines", type=int, default=20)
+    clean = action("clean", run_clean, "stop the VM and delete its instance directory")
+    clean.add_argument("--all", action="store_true", help="every instance and every base image")
+
+
+def _notify(line: str) -> None:
+    print(f"workbench: {line}", file=sys.stderr)
+
+
+def _instance(args: argparse.Namespace, **options: Any) -> Instance:
+    from workbench.progress import terminal_listener
+    from workbench.vm.runtime import Instance
+
+    instance = Instance(args.project, listener=terminal_listener(), notify=_notify, **options)
+    return instance
+
+
+def _log_to(instance: Instance) -> None:
+    """Record this command in the instance's ``workbench.log``."""
+    instance.dir.create()
+    handler = logging.FileHandler(instance.dir.workbench_log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("workbench")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.info("workbench %s", " ".join(sys.argv[1:]))
+
+
+def run_image_list(args: argparse.Namespace) -> int:
+    from workbench.vm.images import list_images
+
+    infos = list_images()
+    if args.json:
+        rows = [{**info.__dict__, "path": str(info.path) if info.path else None} for info in infos]
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'NAME':<12} {'ARCH':<6} {'CACHED':<6} {'SIZE':>9}  {'SHA256':<12}  SOURCE")
+    for info in infos:
+        size = f"{info.size / 2**20:.0f} MiB" if info.size else "-"
+        digest = (info.sha256 or "-")[:12]
+        cached = "yes" if info.cached else "no"
+        print(f"{info.name:<12} {info.arch:<6} {cached:<6} {size:>9}  {digest:<12}  {info.source}")
+    return 0
+
+
+def run_image_build(args: argparse.Namespace) -> int:
+    from workbench.progress import terminal_listener
+    from workbench.vm.images import ensure_image
+
+    image = ensure_image(args.name, listener=terminal_listener(), rebuild=args.rebuild)
+    print(f"{image.name}: {image.disk} (sha256 {image.sha256[:16]})")
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from workbench.vm.instance import InstanceDir
+
+    recorded = InstanceDir.for_project(Path(args.project)).load_state()
+    instance = _instance(
+        args,
+        image=args.image or (recorded.image if recorded else "tiny"),
+        memory=args.memory or (f"{recorded.memory_mib}M" if recorded else "1G"),
+        cpus=args.cpus or (recorded.cpus if recorded else 2),
+        accel=args.accel,
+    )
+    _log_to(instance)
+    instance.up()
+    report = instance.status()
+    print(f"{report.name}: {report.status} (ssh port {report.port}, accel {report.accel})")
+    instance.close()
+    return 0
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    from workbench.errors import UsageError
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("no command given", hint="vm exec -- CMD ARGS...")
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"invalid --env {item!r}", hint="use KEY=VALUE")
+        env[key] = value
+    instance = _instance(args)
+    result = instance.exec(
+        command,
+        env=env,
+        cwd=args.cwd,
+        timeout=args.timeout,
+        on_stdout=_writer(sys.stdout),
+        on_stderr=_writer(sys.stderr),
+    )
+    if result.exit_status != 0:
+        found = instance.explain(result.stderr)
+        if found is not None:
+            _notify(f"hint: {found.line()}")
+    instance.close()
+    return result.exit_status
+
+
+def _writer(stream: Any) -> Any:
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return write
+
+
+def run_shell(args: argparse.Namespace) -> int:
+    return _instance(args).shell()
+
+
+def run_push(args: argparse.Namespace) -> int:
+    _instance(args).push(args.src, args.dst)
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    _instance(args).pull(args.src, args.dst)
+    return 0
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    instance = _instance(args)
+    what = args.snapshot_action
+    if what != "list":
+        _log_to(instance)
+    if what == "save":
+        instance.snapshot(args.name)
+        print(f"saved {args.name}")
+    elif what == "load":
+        instance.load_snapshot(args.name)
+        print(f"loaded {args.name}")
+    elif what == "delete":
+        instance.delete_snapshot(args.name)
+        print(f"deleted {args.name}")
+    else:
+        print(f"{'NAME':<16} {'SIZE':>10}  {'DATE':<19}  LOADABLE")
+        for snap in instance.snapshots():
+            size = snap.entry.vm_size if snap.entry else "-"
+            date = snap.entry.date if snap.entry else "-"
+            verdict = "yes" if snap.loadable else "no: " + "; ".join(snap.problems)
+            print(f"{snap.name:<16} {size:>10}  {date:<19}  {verdict}")
+    instance.close()
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    instance = _instance(args)
+    _log_to(instance)
+    how = instance.down(save=args.save)
+    print(f"{instance.dir.name}: {how}{' (state saved)' if args.save else ''}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    report = _instance(args).status()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
+    for key, value in report.to_json().items():
+        if value not in (None, []):
+            shown = ", ".join(value) if isinstance(value, list) else value
+            print(f"{key:<11} {shown}")
+    return 0
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    from workbench.vm.diagnose import tail
+
+    for role, path in _instance(args).logs().items():
+        print(f"==> {role}: {path}")
+        text = tail(path, args.lines)
+        if text:
+            print(text)
+    return 0
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from workbench.vm.runtime import clean_everything
+
+    instance = _instance(args)
+    if args.all:
+        for line in clean_everything():
+            print(line)
+        return 0
+    instance.clean()
+    print(f"removed {instance.dir.root}")
+    return 0

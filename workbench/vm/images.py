@@ -1,0 +1,410 @@
+"""Base images: the index that names them, and the cache that builds or downloads them.
+
+The packaged ``images.json`` names each image (arch, source, kernel command line, login user,
+readiness command); ``dirs.config_dir()/images.json`` adds entries or replaces them by name. A
+source is a local builder (:mod:`workbench.vm.builders`) or three URLs with sha256 digests
+(``disk``, ``kernel``, ``initrd``). What is in the cache is recorded in
+``dirs.images_dir()/index.json``: file digests and sizes, and for built images the recipe digest,
+so that an image is rebuilt only when its recipe changes. Layout::
+
+    images/index.json
+    images/NAME/build.log                      the last build's log
+    images/NAME/DIGEST16/{disk.qcow2,vmlinuz,initrd.img}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from workbench import dirs, yamlpos
+from workbench.errors import SourceError, UsageError, VmError
+from workbench.progress import Listener, ignore
+from workbench.vm import builders
+from workbench.vm.builders.recipe import sha256_file
+from workbench.vm.builders.session import BuildSession
+from workbench.vm.download import download
+
+ROLES = ("disk", "kernel", "initrd")
+FILE_NAMES = {"disk": "disk.qcow2", "kernel": "vmlinuz", "initrd": "initrd.img"}
+PACKAGED_INDEX = Path(__file__).with_name("images.json")
+ENTRY_KEYS = {"description", "arch", "source", "append", "user", "ready_command"}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class BootImage:
+    """A cached base image, ready to boot: kernel + initrd direct boot, root on the disk."""
+
+    name: str
+    arch: str
+    disk: Path
+    kernel: Path
+    initrd: Path
+    append: str
+    user: str
+    ready_command: list[str]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One index entry and its cache state, as ``vm image list`` shows it."""
+
+    name: str
+    arch: str
+    source: str
+    size: int | None
+    sha256: str | None
+    cached: bool
+    path: Path | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    url: str
+    sha256: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """An image as the index describes it; ``builder`` or ``files`` says where it comes from."""
+
+    name: str
+    arch: str
+    append: str
+    user: str
+    ready_command: tuple[str, ...]
+    builder: str | None = None
+    files: Mapping[str, RemoteFile] | None = None
+    description: str = ""
+
+    @property
+    def source(self) -> str:
+        if self.builder is not None:
+            return f"builder:{self.builder}"
+        assert self.files is not None
+        return self.files["disk"].url
+
+
+def identity(digests: Mapping[str, str]) -> str:
+    """The image sha256: one digest over the disk, kernel and initrd digests."""
+    text = "".join(f"{role} {digests[role]}\n" for role in ROLES)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- the index ------------------------------------------------------------------------------------
+
+
+def user_index_path() -> Path:
+    return dirs.config_dir() / "images.json"
+
+
+def _fail(doc: yamlpos.Document, path: tuple[str | int, ...], message: str, hint: str) -> NoReturn:
+    raise SourceError(message, hint=hint, location=doc.locate(path))
+
+
+def _remote(doc: yamlpos.Document, path: tuple[str | int, ...], raw: Any) -> RemoteFile:
+    if not isinstance(raw, Mapping) or set(raw) - {"url", "sha256", "size"}:
+        _fail(doc, path, "expected {url, sha256, size}", "see workbench/vm/images.py")
+    url, digest, size = raw.get("url"), raw.get("sha256"), raw.get("size")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        _fail(doc, (*path, "url"), "url must be an http(s) URL", "give the file's full URL")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
+        _fail(doc, (*path, "sha256"), "sha256 must be 64 hex digits", "use sha256sum's output")
+    if size is not None and (not isinstance(size, int) or size < 0):
+        _fail(doc, (*path, "size"), "size must be a number of bytes", "or leave it out")
+    return RemoteFile(str(url), str(digest).lower(), int(size) if size is not None else None)
+
+
+def _entry(doc: yamlpos.Document, name: str, raw: Any) -> IndexEntry:
+    at: tuple[str | int, ...] = ("images", name)
+    if not isinstance(raw, Mapping):
+        _fail(doc, at, f"image {name} must be an object", "see the packaged images.json")
+    unknown = sorted(set(raw) - ENTRY_KEYS)
+    if unknown:
+        _fail(doc, (*at, unknown[0]), f"unknown key {unknown[0]!r}", f"keys: {sorted(ENTRY_KEYS)}")
+    for key in ("arch", "append", "user"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            _fail(doc, (*at, key), f"{key} must be a non-empty string", "see images.json")
+    command = raw.get("ready_command")
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        _fail(doc, (*at, "ready_command"), "ready_command must be a list of strings", "argv")
+    source = raw.get("source")
+    builder: str | None = None
+    files: dict[str, RemoteFile] | None = None
+    if isinstance(source, Mapping) and set(source) == {"builder"}:
+        builder = str(source["builder"])
+        if builder not in builders.MODULES:
+            _fail(
+                doc,
+                (*at, "source", "builder"),
+                f"unknown builder {builder!r}",
+                f"builders: {', '.join(sorted(builders.MODULES))}",
+            )
+    elif isinstance(source, Mapping) and set(source) == set(ROLES):
+        files = {role: _remote(doc, (*at, "source", role), source[role]) for role in ROLES}
+    else:
+        _fail(
+            doc,
+            (*at, "source"),
+            "source must be {builder: NAME} or {disk: …, kernel: …, initrd: …}",
+            "each file as {url, sha256, size}",
+        )
+    return IndexEntry(
+        name=name,
+        arch=str(raw["arch"]),
+        append=str(raw["append"]),
+        user=str(raw["user"]),
+        ready_command=tuple(str(a) for a in command),
+        builder=builder,
+        files=files,
+        description=str(raw.get("description", "")),
+    )
+
+
+def parse_index(doc: yamlpos.Document) -> dict[str, IndexEntry]:
+    """The entries of an index document; a bad entry is a SourceError at its position."""
+    images = doc.data.get("images") if isinstance(doc.data, Mapping) else None
+    if not isinstance(images, Mapping):
+        _fail(doc, ("images",), "an image index needs an 'images' object", "see images.json")
+    return {str(name): _entry(doc, str(name), raw) for name, raw in images.items()}
+
+
+def catalog() -> dict[str, IndexEntry]:
+    """The packaged index, extended (and overridden by name) by the user's index."""
+    entries = parse_index(yamlpos.load_file(PACKAGED_INDEX))
+    user = user_index_path()
+    if user.is_file():
+        entries.update(parse_index(yamlpos.load_file(user)))
+    return entries
+
+
+def entry(name: str) -> IndexEntry:
+    entries = catalog()
+    if name not in entries:
+        raise UsageError(f"unknown image {name!r}", hint=f"images: {', '.join(sorted(entries))}")
+    return entries[name]
+
+
+# -- the local record of cached images ----------------------------------------------------------
+
+
+def _records_path() -> Path:
+    return dirs.images_dir() / "index.json"
+
+
+def _load_records() -> dict[str, Any]:
+    try:
+        data = json.loads(_records_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data.get("images", {}) if isinstance(data, dict) else {}
+
+
+def _save_record(name: str, record: dict[str, Any]) -> None:
+    records = _load_records()
+    records[name] = record
+    path = _records_path()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": 1, "images": records}, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """Serialise builds and downloads of one image across processes."""
+    dirs.images_dir().mkdir(parents=True, exist_ok=True)
+    with (dirs.images_dir() / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _cached(item: IndexEntry, record: Mapping[str, Any] | None) -> BootImage | None:
+    """The recorded image if all its files are present with their recorded sizes."""
+    if not record:
+        return None
+    home = dirs.images_dir() / str(record.get("dir", ""))
+    files = record.get("files", {})
+    paths = {role: home / FILE_NAMES[role] for role in ROLES}
+    for role, path in paths.items():
+        if not path.is_file() or path.stat().st_size != files.get(role, {}).get("size"):
+            return None
+    return BootImage(
+        name=item.name,
+        arch=item.arch,
+        disk=paths["disk"],
+        kernel=paths["kernel"],
+        initrd=paths["initrd"],
+        append=item.append,
+        user=item.user,
+        ready_command=list(item.ready_command),
+        sha256=str(record["sha256"]),
+    )
+
+
+def _describe(directory: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of the three files in ``directory`` (made read-only: bases never change)."""
+    out = {}
+    for role in ROLES:
+        path = directory / FILE_NAMES[role]
+        path.chmod(0o444)
+        out[role] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    return out
+
+
+def _record(item: IndexEntry, home: Path, files: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "dir": str(home.relative_to(dirs.images_dir())),
+        "source": item.source,
+        "files": files,
+        "sha256": identity({role: files[role]["sha256"] for role in ROLES}),
+        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def _prune(parent: Path, keep: Path) -> None:
+    """Remove superseded builds or downloads of an image: all in ``parent`` but ``keep``."""
+    for old in parent.iterdir():
+        if old.is_dir() and old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _build(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
+    assert item.builder is not None
+    builder = builders.builder(item.builder)
+    recipe = builder.recipe()
+    record = _load_records().get(item.name)
+    if not rebuild and record and record.get("recipe") == recipe.digest:
+        image = _cached(item, record)
+        if image is not None:
+            return image
+    parent = dirs.images_dir() / item.name
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / recipe.digest[:16]
+    work = parent / f".build-{recipe.digest[:16]}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    log_path = parent / "build.log"
+    started = time.monotonic()
+    try:
+        with log_path.open("w") as log:
+            session = BuildSession(item.name, builder.STEPS, log, log_path, listener)
+            session.note(f"recipe {recipe.digest} {json.dumps(recipe.inputs, sort_keys=True)}")
+            builder.build(session, work, recipe)
+            files = _describe(work)
+            session.note(f"built {json.dumps(files, sort_keys=True)}")
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _prune(parent, final)
+    seconds = round(time.monotonic() - started, 1)
+    _save_record(item.name, _record(item, final, files, recipe=recipe.digest, seconds=seconds))
+    image = _cached(item, _load_records()[item.name])
+    assert image is not None
+    return image
+
+
+def _fetch(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
+    assert item.files is not None
+    expected = identity({role: item.files[role].sha256 for role in ROLES})
+    record = _load_records().get(item.name)
+    if not rebuild and record and record.get("sha256") == expected:
+        image = _cached(item, record)
+        if image is not None:
+            return image
+    parent = dirs.images_dir() / item.name
+    final = parent / expected[:16]
+    for role in ROLES:
+        dest = final / FILE_NAMES[role]
+        if rebuild or not dest.is_file():
+            dest.unlink(missing_ok=True)
+            remote = item.files[role]
+            download(
+                remote.url,
+                dest,
+                sha256=remote.sha256,
+                size=remote.size,
+                listener=listener,
+                task=f"download {item.name} {role}",
+            )
+    _prune(parent, final)
+    _save_record(item.name, _record(item, final, _describe(final)))
+    image = _cached(item, _load_records()[item.name])
+    assert image is not None
+    return image
+
+
+# -- public API ----------------------------------------------------------------------------------
+
+
+def ensure_image(
+    name: str, *, listener: Listener | None = None, rebuild: bool = False
+) -> BootImage:
+    """The cached image ``name``, built or downloaded first if needed (or if ``rebuild``)."""
+    item = entry(name)
+    with _locked(name):
+        if item.builder is not None:
+            return _build(item, listener or ignore, rebuild)
+        return _fetch(item, listener or ignore, rebuild)
+
+
+def verify(image: BootImage) -> None:
+    """Raise VmError if a file of ``image`` is missing or the files no longer match its sha256."""
+    paths = {"disk": image.disk, "kernel": image.kernel, "initrd": image.initrd}
+    hint = f"rebuild or download it again: workbench vm image build {image.name}"
+    for path in paths.values():
+        if not path.is_file():
+            raise VmError(f"image {image.name}: {path} is missing", hint=hint)
+    got = identity({role: sha256_file(path) for role, path in paths.items()})
+    if got != image.sha256:
+        raise VmError(
+            f"image {image.name} is corrupt: its files hash to {got[:16]}…, "
+            f"not {image.sha256[:16]}…",
+            hint=hint,
+        )
+
+
+def list_images() -> list[ImageInfo]:
+    """Every image of the index, with what the cache holds of it."""
+    records = _load_records()
+    infos = []
+    for item in catalog().values():
+        record = records.get(item.name)
+        image = _cached(item, record)
+        size: int | None = None
+        digest: str | None = None
+        if image is not None and record is not None:
+            size = sum(int(f["size"]) for f in record["files"].values())
+            digest = image.sha256
+        elif item.files is not None:
+            sizes = [f.size for f in item.files.values()]
+            size = sum(s for s in sizes if s is not None) if None not in sizes else None
+            digest = identity({role: item.files[role].sha256 for role in ROLES})
+        infos.append(
+            ImageInfo(
+                name=item.name,
+                arch=item.arch,
+                source=item.source,
+                size=size,
+                sha256=digest,
+                cached=image is not None,
+                path=image.disk.parent if image is not None else None,
+                description=item.description,
+            )
+        )
+    return infos

@@ -1,0 +1,210 @@
+"""The instance directory: the only module that knows its file names; status derived from files.
+
+One instance per project, under :func:`workbench.dirs.instances_dir`, named after the project's
+resolved path (a readable name plus a short hash). The directory is the whole truth about the
+instance, as in lima: ``instance.json`` records what was asked and launched, the lock file names the
+owning process, and :meth:`InstanceDir.status` combines them with the liveness of that process, so
+every process (CLI, notebook, a crashed run) sees the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from workbench import dirs
+from workbench.errors import VmError
+from workbench.vm.lock import InstanceLock, ProcessRef
+
+# AF_UNIX socket paths are limited to 108 bytes including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+
+
+class Status(StrEnum):
+    """What an instance is doing, derived from its files and the liveness of its qemu."""
+
+    ABSENT = "absent"  # never launched (no instance.json)
+    STARTING = "starting"  # qemu alive, readiness checks running
+    RUNNING = "running"  # qemu alive, guest ready
+    FAILED = "failed"  # qemu alive, a readiness step failed (kept up for debugging)
+    STOPPED = "stopped"  # qemu not running, cold boot next
+    SAVED = "saved"  # qemu not running, warm start from the saved state next
+    CRASHED = "crashed"  # qemu died while the instance was starting or running
+    BROKEN = "broken"  # files missing (overlay)
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    """The contents of ``instance.json``: settings, the last launch and the snapshot tags."""
+
+    project: str
+    image: str
+    base_sha256: str
+    memory_mib: int
+    cpus: int
+    state: str = "stopped"  # last recorded intent: starting|running|failed|stopped|saved
+    pid: int | None = None
+    pid_start: int | None = None
+    port: int | None = None
+    accel: str | None = None
+    argv: list[str] = field(default_factory=list)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def qemu(self) -> ProcessRef | None:
+        if self.pid is None or self.pid_start is None:
+            return None
+        return ProcessRef(self.pid, self.pid_start)
+
+    def launched(self, qemu: ProcessRef | None, **changes: Any) -> InstanceState:
+        """A copy recording ``qemu`` as the instance's process, plus other field changes."""
+        return replace(
+            self,
+            pid=qemu.pid if qemu else None,
+            pid_start=qemu.start_time if qemu else None,
+            **changes,
+        )
+
+
+def derive_status(state: InstanceState | None, *, qemu_alive: bool, overlay: bool) -> Status:
+    """The status from the recorded state, qemu's liveness and the overlay's presence (pure)."""
+    if state is None:
+        return Status.ABSENT
+    if qemu_alive:
+        return {
+            "starting": Status.STARTING,
+            "failed": Status.FAILED,
+        }.get(state.state, Status.RUNNING)
+    if not overlay:
+        return Status.BROKEN
+    if state.state in ("starting", "running"):
+        return Status.CRASHED
+    if state.state == "saved":
+        return Status.SAVED
+    return Status.STOPPED
+
+
+def instance_name(project: Path) -> str:
+    """``NAME-HASH``: the project's directory name (sanitised) and a hash of its resolved path."""
+    resolved = project.resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", resolved.name).strip("-.")[:40] or "root"
+    return f"{readable}-{digest}"
+
+
+@dataclass(frozen=True)
+class InstanceDir:
+    """Paths of one instance directory and reading/writing its state."""
+
+    root: Path
+
+    @classmethod
+    def for_project(cls, project: Path, *, instances: Path | None = None) -> InstanceDir:
+        return cls((instances or dirs.instances_dir()) / instance_name(project))
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def overlay(self) -> Path:
+        return self.root / "overlay.qcow2"
+
+    @property
+    def seed_iso(self) -> Path:
+        return self.root / "seed.iso"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.root / "ssh_key"
+
+    @property
+    def host_key(self) -> Path:
+        return self.root / "host_key"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "known_hosts"
+
+    @property
+    def qmp_dir(self) -> Path:
+        return self.root / "qmp"
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.qmp_dir / "qmp.sock"
+
+    @property
+    def serial_log(self) -> Path:
+        return self.root / "serial.log"
+
+    @property
+    def qemu_log(self) -> Path:
+        return self.root / "qemu.log"
+
+    @property
+    def workbench_log(self) -> Path:
+        return self.root / "workbench.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "instance.json"
+
+    @property
+    def lock(self) -> InstanceLock:
+        return InstanceLock(self.root / "lock")
+
+    def logs(self) -> dict[str, Path]:
+        """The log files by role."""
+        return {
+            "serial": self.serial_log,
+            "qemu": self.qemu_log,
+            "workbench": self.workbench_log,
+        }
+
+    def create(self) -> None:
+        """Make the directory (0700) and the private QMP socket directory (0700)."""
+        if len(str(self.qmp_socket)) > _MAX_SOCKET_PATH:
+            raise VmError(
+                f"instance directory path too long for a unix socket: {self.qmp_socket}",
+                hint="set WORKBENCH_CACHE_DIR to a shorter path",
+            )
+        for path in (self.root, self.qmp_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path, 0o700)
+
+    def load_state(self) -> InstanceState | None:
+        """The recorded state, or None before the first launch."""
+        try:
+            raw = json.loads(self.state_file.read_text(encoding="utf-8"))
+            return InstanceState(**raw)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            raise VmError(
+                f"unreadable instance state {self.state_file}: {exc}",
+                hint="run `vm clean` to start this instance afresh",
+            ) from exc
+
+    def save_state(self, state: InstanceState) -> None:
+        """Write ``instance.json`` atomically."""
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.state_file)
+
+    def qemu_alive(self, state: InstanceState | None) -> bool:
+        """True when the recorded qemu process is running."""
+        ref = state.qemu if state else None
+        return ref is not None and ref.alive()
+
+    def status(self) -> Status:
+        state = self.load_state()
+        return derive_status(
+            state, qemu_alive=self.qemu_alive(state), overlay=self.overlay.exists()
+        )

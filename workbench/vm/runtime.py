@@ -1,0 +1,715 @@
+""":class:`Instance`: one project's build VM, from launch to clean.
+
+``up`` takes the instance lock, prepares the instance directory (keys, seed ISO, overlay on the
+base image), chooses the accelerator, starts qemu and runs the readiness checks (QMP, port, SSH
+banner, login, the image's ready command, the 9p mount), checking at every step that qemu is
+alive. A failure carries the diagnosis (:mod:`workbench.vm.diagnose`) and the log tails; qemu stays
+up for debugging when it is still alive. ``down --save`` stores a warm-start state that the next
+``up`` loads when its tag still matches. The instance directory is the only state: a second
+:class:`Instance` for the same project (another process, the CLI) sees the same instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from workbench import dirs
+from workbench.errors import BuildError, UsageError, VmError, WorkbenchError
+from workbench.progress import Listener, ignore
+from workbench.vm import accel as accel_mod
+from workbench.vm import diagnose, qemu
+from workbench.vm.instance import InstanceDir, InstanceState, Status
+from workbench.vm.lock import ProcessRef
+from workbench.vm.qmp import Qmp, SnapshotEntry, parse_snapshots, shutdown
+from workbench.vm.readiness import Check, QemuExited, run_checks
+from workbench.vm.snapshots import (
+    AFTER_LOAD,
+    BEFORE_SAVE,
+    WARM,
+    SnapshotTag,
+    check_name,
+    mismatches,
+)
+from workbench.vm.ssh import Completed, HostKeyChanged, Sink, SshExecutor, known_hosts_line
+
+if TYPE_CHECKING:
+    from workbench.vm.images import BootImage
+
+log = logging.getLogger(__name__)
+
+LOGIN_USER = "root"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+_MEMORY = re.compile(r"(\d+)\s*([MmGg]?)(?:i?[Bb])?")
+
+
+def parse_memory(text: str | int) -> int:
+    """MiB from ``1G``, ``512M``, ``2GiB`` or a plain number of MiB."""
+    match = _MEMORY.fullmatch(str(text).strip())
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"invalid memory size {text!r}", hint="use e.g. 512M or 2G")
+    number, unit = int(match.group(1)), match.group(2).upper()
+    return number * 1024 if unit == "G" else number
+
+
+def mount_command(msize: int) -> list[str]:
+    """The guest command mounting the project share on /project (idempotent)."""
+    options = f"trans=virtio,version=9p2000.L,msize={msize}"
+    return [
+        "sh",
+        "-c",
+        "mkdir -p /project && { grep -qs ' /project 9p ' /proc/mounts"
+        f" || mount -t 9p -o {options} project /project; }}",
+    ]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines in seconds; shutdown ones nest (powerdown, then quit, then kill)."""
+
+    qmp: float = 15
+    port: float = 30
+    banner: float = 240
+    login: float = 30
+    ready: float = 600
+    mount: float = 30
+    powerdown: float = 30
+    quit: float = 10
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A saved VM state with its tag and whether this instance may load it."""
+
+    name: str
+    entry: SnapshotEntry | None
+    tag: SnapshotTag | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def loadable(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``vm status`` shows."""
+
+    name: str
+    project: str
+    status: Status
+    directory: str
+    image: str | None = None
+    pid: int | None = None
+    port: int | None = None
+    accel: str | None = None
+    memory_mib: int | None = None
+    cpus: int | None = None
+    snapshots: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Status) else v for k, v in self.__dict__.items()}
+
+
+class Instance:
+    """The build VM of one project (a context manager that stops what it started)."""
+
+    def __init__(
+        self,
+        project: Path | str = ".",
+        *,
+        image: str | BootImage = "tiny",
+        memory: str | int = "1G",
+        cpus: int = 2,
+        accel: str | None = None,
+        ssh_port: int | None = None,
+        extra_append: str = "",
+        qemu_binary: str | None = None,
+        msize: int = 512000,
+        share_project: bool = True,
+        timeouts: Timeouts = Timeouts(),
+        listener: Listener = ignore,
+        notify: Callable[[str], None] | None = None,
+        instances: Path | None = None,
+    ) -> None:
+        self.project = Path(project).resolve()
+        if not self.project.is_dir():
+            raise UsageError(f"project directory {self.project} does not exist")
+        self.dir = InstanceDir.for_project(self.project, instances=instances)
+        self.image = image
+        self.memory_mib = parse_memory(memory)
+        if cpus < 1:
+            raise UsageError(f"invalid CPU count {cpus}", hint="use 1 or more")
+        self.cpus = cpus
+        self.accel = accel
+        self.ssh_port = ssh_port
+        self.extra_append = extra_append
+        self.qemu_binary = qemu_binary
+        self.msize = msize
+        self.share_project = share_project
+        self.timeouts = timeouts
+        self.listener = listener
+        self.notify = notify or (lambda line: print(f"workbench: {line}", file=sys.stderr))
+        self._ssh: SshExecutor | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    # -- context manager -------------------------------------------------------------------------
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._started:
+            self.down()
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the SSH connection (the instance keeps running)."""
+        if self._ssh is not None:
+            self._ssh.close()
+            self._ssh = None
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _state(self) -> InstanceState | None:
+        return self.dir.load_state()
+
+    def _require_state(self) -> InstanceState:
+        state = self._state()
+        if state is None:
+            raise VmError(f"no instance for {self.project}", hint="run `vm up` first")
+        return state
+
+    def _alive(self, state: InstanceState | None) -> bool:
+        if self._proc is not None and state is not None and state.pid == self._proc.pid:
+            return self._proc.poll() is None
+        return self.dir.qemu_alive(state)
+
+    def status(self) -> StatusReport:
+        state = self._state()
+        return StatusReport(
+            name=self.dir.name,
+            project=str(self.project),
+            status=self.dir.status(),
+            directory=str(self.dir.root),
+            image=state.image if state else None,
+            pid=state.pid if state and self._alive(state) else None,
+            port=state.port if state else None,
+            accel=state.accel if state else None,
+            memory_mib=state.memory_mib if state else None,
+            cpus=state.cpus if state else None,
+            snapshots=sorted(state.snapshots) if state else [],
+        )
+
+    def logs(self) -> dict[str, Path]:
+        return self.dir.logs()
+
+    def _fail(self, err: WorkbenchError, *, cls: type[WorkbenchError] = VmError) -> WorkbenchError:
+        """``err`` with the diagnosis as hint, and the matched line and log tails as details."""
+        found = diagnose.explain(
+            f"{err.brief}\n{err.details or ''}",
+            qemu_log=self.dir.qemu_log,
+            serial_log=self.dir.serial_log,
+        )
+        brief = err.brief
+        qemu_said = diagnose.tail(self.dir.qemu_log, 1)
+        if isinstance(err, QemuExited) and qemu_said:
+            brief = f"{brief}: {qemu_said}"
+        details = [f"matched: {found.evidence}"] if found else []
+        details += [
+            f"--- {path} (last lines) ---\n{text}"
+            for path in (self.dir.qemu_log, self.dir.serial_log)
+            if (text := diagnose.tail(path))
+        ]
+        hint = found.line() if found else (err.hint or f"see {self.dir.serial_log}")
+        return cls(brief, hint=hint, details="\n".join(details) or err.details)
+
+    # -- launch ----------------------------------------------------------------------------------
+
+    def _boot_image(self) -> BootImage:
+        if not isinstance(self.image, str):
+            return self.image
+        from workbench.vm.images import ensure_image
+
+        return ensure_image(self.image, listener=self.listener)
+
+    def _prepare(self, image: BootImage) -> InstanceState:
+        """Keys, seed ISO and overlay (first launch only); the state to launch with."""
+        from workbench.vm import keys, seed
+
+        d = self.dir
+        state = self._state()
+        if state is not None and state.base_sha256 != image.sha256:
+            raise VmError(
+                f"instance {d.name} was created from another build of image {state.image!r}",
+                hint="run `vm clean` then `vm up` to recreate it on the current image",
+            )
+        if not d.ssh_key.exists():
+            keys.generate_ed25519(d.ssh_key, f"workbench@{d.name}")
+        if not d.host_key.exists():
+            keys.generate_ed25519(d.host_key, f"host@{d.name}")
+        if not d.seed_iso.exists():
+            hostname = re.sub(r"[^A-Za-z0-9-]+", "-", d.name)[:63].strip("-") or "workbench"
+            cfg = seed.SeedConfig(
+                instance_id=d.name,
+                hostname=hostname,
+                user=image.user,
+                authorized_key=keys.public_line(d.ssh_key),
+                host_private_key=d.host_key.read_text(encoding="ascii"),
+                host_public_key=keys.public_line(d.host_key),
+                ca_bundle=_host_ca_bundle() if _uses_cloud_init(image) else None,
+            )
+            seed.write_seed_iso(cfg, d.seed_iso)
+        if state is None:
+            if not d.overlay.exists():
+                qemu.create_overlay(d.overlay, image.disk)
+            state = InstanceState(
+                project=str(self.project),
+                image=image.name,
+                base_sha256=image.sha256,
+                memory_mib=self.memory_mib,
+                cpus=self.cpus,
+            )
+        return replace(state, memory_mib=self.memory_mib, cpus=self.cpus)
+
+    def up(self) -> None:
+        """Start the instance and wait until the guest is ready (refused when already locked)."""
+        self.dir.create()
+        notice = self.dir.lock.acquire(ProcessRef.current())
+        if notice:
+            self.notify(notice)
+        try:
+            image = self._boot_image()
+            state = self._prepare(image)
+            binary = self.qemu_binary or qemu.binary_for(image.arch)
+            choice = accel_mod.choose(
+                self.accel,
+                binary=binary,
+                kernel=image.kernel,
+                cache=dirs.cache_dir() / "accel.json",
+                notify=self.notify,
+            )
+            tag = _tag(image.sha256, self.memory_mib, self.cpus, binary)
+            warm = None
+            if state.state == "saved":
+                problems = mismatches(SnapshotTag.from_json(state.snapshots.get(WARM, {})), tag)
+                if problems:
+                    self.notify(
+                        f"cold boot: the saved state does not match ({'; '.join(problems)})"
+                    )
+                else:
+                    warm = WARM
+            try:
+                self._launch(image, state, binary, choice.accel, warm)
+            except QemuExited as err:
+                found = diagnose.explain(
+                    err.brief, qemu_log=self.dir.qemu_log, serial_log=self.dir.serial_log
+                )
+                if warm is None or found is None or found.failure.key != "snapshot-incompatible":
+                    raise
+                self.notify(f"cold boot: qemu could not load the saved state ({found.evidence})")
+                self._launch(image, state, binary, choice.accel, None)
+        except BaseException:
+            if not self._alive(self._state()):
+                self.dir.lock.release()
+            raise
+        self._started = True
+
+    def _launch(
+        self, image: BootImage, state: InstanceState, binary: str, accel: str, warm: str | None
+    ) -> None:
+        d = self.dir
+        port = self.ssh_port or qemu.free_port()
+        from workbench.vm.keys import public_line
+
+        d.known_hosts.write_text(known_hosts_line(port, public_line(d.host_key)), "ascii")
+        cfg = qemu.QemuConfig(
+            name=d.name,
+            kernel=image.kernel,
+            initrd=image.initrd,
+            append=f"{image.append} {self.extra_append}".strip(),
+            overlay=d.overlay,
+            seed_iso=d.seed_iso,
+            qmp_socket=d.qmp_socket,
+            serial_log=d.serial_log,
+            ssh_port=port,
+            project=self.project if self.share_project else None,
+            accel=accel,
+            memory_mib=self.memory_mib,
+            cpus=self.cpus,
+            binary=binary,
+            loadvm=warm,
+        )
+        argv = qemu.qemu_argv(cfg)
+        d.qmp_socket.unlink(missing_ok=True)
+        d.serial_log.unlink(missing_ok=True)  # this boot's console only
+        log.info("starting %s", " ".join(argv))
+        self.close()
+        self._proc = qemu.start(argv, d.qemu_log)
+        ref = ProcessRef.of(self._proc.pid)
+        state = state.launched(ref, state="starting", port=port, accel=accel, argv=argv)
+        d.save_state(state)
+        if ref is not None:
+            d.lock.transfer(ref)
+        proc = self._proc
+        self._ssh = SshExecutor(
+            port=port, user=LOGIN_USER, key=d.ssh_key, known_hosts=d.known_hosts
+        )
+        try:
+            run_checks(
+                self._checks(image, port, warm=warm is not None),
+                qemu_alive=lambda: proc.poll() is None,
+                listener=self.listener,
+                task=f"{'warm start' if warm else 'boot'} {d.name}",
+            )
+        except VmError as err:
+            alive = proc.poll() is None
+            d.save_state(replace(state, state="failed" if alive else "starting"))
+            raise self._fail(err, cls=type(err)) from err
+        d.save_state(replace(state, state="running"))
+        log.info("instance %s ready on port %d", d.name, port)
+
+    def _checks(self, image: BootImage, port: int, *, warm: bool) -> list[Check]:
+        from workbench.vm.ssh import port_open, wait_banner
+
+        t = self.timeouts
+        ssh = self._ssh
+        assert ssh is not None
+
+        def qmp_ready(left: float) -> bool:
+            try:
+                with Qmp(self.dir.qmp_socket).connect(deadline=min(left, 1.0)) as qmp:
+                    return qmp.status() in ("running", "paused", "inmigrate", "restore-vm")
+            except VmError:
+                return False
+
+        def login(left: float) -> bool:
+            try:
+                ssh.connect(timeout=min(left, 20.0))
+            except HostKeyChanged:
+                raise
+            except VmError:
+                return False
+            return True
+
+        def ready(left: float) -> bool:
+            return ssh.run(image.ready_command, timeout=left).exit_status == 0
+
+        def guest_run(argv: Sequence[str]) -> Callable[[float], bool]:
+            return lambda left: ssh.run(argv, timeout=left, check=True).exit_status == 0
+
+        checks = [
+            Check("qemu monitor", qmp_ready, t.qmp, "qemu did not open its QMP socket"),
+            Check(
+                "SSH port forwarded",
+                lambda left: port_open(port, min(left, 1.0)),
+                t.port,
+                "qemu's port forward did not open",
+            ),
+            Check(
+                "SSH banner",
+                lambda left: wait_banner(port, min(left, 2.0)) is not None,
+                t.banner,
+                f"see {self.dir.serial_log}",
+                timeout_message=f"the guest's SSH server never answered on port {port}",
+            ),
+            Check("SSH login", login, t.login, "the guest rejected the instance key"),
+            Check(
+                "first-boot setup",
+                ready,
+                t.ready,
+                f"`{' '.join(image.ready_command)}` never succeeded",
+            ),
+        ]
+        if warm:
+            checks += [
+                Check("guest clock", guest_run(argv), t.mount, "hwclock failed")
+                for argv in AFTER_LOAD
+            ]
+        if self.share_project:
+            checks.append(
+                Check(
+                    "project mounted on /project",
+                    self._mount_attempt,
+                    t.mount,
+                    "the 9p mount failed",
+                )
+            )
+        return checks
+
+    def _mount_attempt(self, left: float) -> bool:
+        result = self._executor().run(mount_command(self.msize), timeout=left)
+        if result.exit_status != 0:
+            raise VmError(
+                f"cannot mount the project on /project: {result.stderr.strip() or result.stdout}"
+            )
+        return True
+
+    # -- use -------------------------------------------------------------------------------------
+
+    def _executor(self) -> SshExecutor:
+        if self._ssh is not None and self._ssh.connected:
+            return self._ssh
+        state = self._require_state()
+        if not self._alive(state) or state.port is None:
+            raise VmError(
+                f"instance {self.dir.name} is not running (status: {self.dir.status()})",
+                hint="run `vm up` first",
+            )
+        self._ssh = SshExecutor(
+            port=state.port, user=LOGIN_USER, key=self.dir.ssh_key, known_hosts=self.dir.known_hosts
+        )
+        self._ssh.connect()
+        return self._ssh
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+        on_stdout: Sink | None = None,
+        on_stderr: Sink | None = None,
+    ) -> Completed:
+        """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError."""
+        result = self._executor().run(
+            argv, env=env, cwd=cwd, timeout=timeout, on_stdout=on_stdout, on_stderr=on_stderr
+        )
+        if check and result.exit_status != 0:
+            try:
+                result.check()
+            except BuildError as err:
+                raise self._fail(err, cls=BuildError) from err
+        return result
+
+    def explain(self, text: str) -> diagnose.Diagnosis | None:
+        """The known failure behind ``text`` (e.g. a failed command's stderr), if any."""
+        return diagnose.explain(text, qemu_log=self.dir.qemu_log, serial_log=self.dir.serial_log)
+
+    def shell(self) -> int:
+        """An interactive root shell in the guest on this terminal; its exit status."""
+        return self._executor().shell()
+
+    def push(self, src: Path, dst: str) -> None:
+        """Copy the host file ``src`` to ``dst`` in the guest."""
+        if not src.is_file():
+            raise UsageError(f"{src}: no such file to push")
+        self._executor().push(src, dst)
+
+    def pull(self, src: str, dst: Path) -> None:
+        """Copy the guest file ``src`` to the host path ``dst``."""
+        self._executor().pull(src, dst)
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def _running_tag(self, state: InstanceState) -> SnapshotTag:
+        binary = state.argv[0] if state.argv else qemu.binary_for("amd64")
+        return _tag(state.base_sha256, state.memory_mib, state.cpus, binary)
+
+    def _running(self) -> InstanceState:
+        state = self._require_state()
+        if not self._alive(state):
+            raise VmError(
+                f"instance {self.dir.name} is not running (status: {self.dir.status()})",
+                hint="run `vm up` first",
+            )
+        return state
+
+    def _save_vm(self, name: str, state: InstanceState) -> InstanceState:
+        ssh = self._executor()
+        for argv in BEFORE_SAVE:
+            ssh.run(argv, timeout=120, check=True)
+        with Qmp(self.dir.qmp_socket, timeout=600).connect() as qmp:
+            try:
+                qmp.savevm(name)
+            except VmError as err:
+                raise self._fail(err) from err
+        snapshots = {**state.snapshots, name: self._running_tag(state).to_json()}
+        state = replace(state, snapshots=snapshots)
+        self.dir.save_state(state)
+        return state
+
+    def snapshot(self, name: str = "default") -> SnapshotTag:
+        """Save the running VM's state as ``name`` (9p unmounted around it); return its tag."""
+        check_name(name)
+        state = self._running()
+        try:
+            self._save_vm(name, state)
+        finally:
+            if self.share_project:
+                self._mount_attempt(self.timeouts.mount)
+        return self._running_tag(state)
+
+    def load_snapshot(self, name: str = "default") -> None:
+        """Bring the running VM back to the state ``name`` (refused when its tag differs)."""
+        check_name(name)
+        state = self._running()
+        problems = mismatches(
+            SnapshotTag.from_json(state.snapshots.get(name, {})), self._running_tag(state)
+        )
+        if problems:
+            raise self._fail(
+                VmError(f"snapshot {name} does not match this instance: {'; '.join(problems)}")
+            )
+        ssh = self._executor()
+        for argv in BEFORE_SAVE:
+            ssh.run(argv, timeout=120)
+        self.close()
+        with Qmp(self.dir.qmp_socket, timeout=600).connect() as qmp:
+            try:
+                qmp.loadvm(name)
+            except VmError as err:
+                raise self._fail(err) from err
+        ssh = self._executor()
+        for argv in AFTER_LOAD:
+            ssh.run(argv, timeout=60, check=True)
+        if self.share_project:
+            self._mount_attempt(self.timeouts.mount)
+
+    def delete_snapshot(self, name: str) -> None:
+        check_name(name)
+        state = self._running()
+        with Qmp(self.dir.qmp_socket, timeout=120).connect() as qmp:
+            qmp.delvm(name)
+        self.dir.save_state(
+            replace(state, snapshots={k: v for k, v in state.snapshots.items() if k != name})
+        )
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """The saved states in the overlay, with their tags and loadability."""
+        state = self._require_state()
+        if self._alive(state):
+            with Qmp(self.dir.qmp_socket, timeout=60).connect() as qmp:
+                entries = qmp.snapshots()
+        else:
+            entries = _offline_snapshots(self.dir.overlay)
+        current = self._running_tag(state)
+        out = []
+        for entry in entries:
+            tag = SnapshotTag.from_json(state.snapshots.get(entry.tag, {}))
+            out.append(SnapshotInfo(entry.tag, entry, tag, mismatches(tag, current)))
+        return out
+
+    # -- stop ------------------------------------------------------------------------------------
+
+    def down(self, *, save: bool = False) -> str:
+        """Stop the instance; with ``save`` store the warm-start state first. Say how it stopped."""
+        state = self._state()
+        if state is None or not self._alive(state):
+            if save:
+                raise VmError(f"instance {self.dir.name} is not running; nothing to save")
+            if state is not None and state.state != "saved":
+                self.dir.save_state(replace(state, state="stopped"))
+            self.dir.lock.release()
+            self.close()
+            return "not running"
+        ref = state.qemu
+        assert ref is not None
+        if save:
+            state = self._save_vm(WARM, state)
+            powerdown = 0.0
+        else:
+            try:
+                self._executor().run(list(BEFORE_SAVE[0]), timeout=30)
+            except VmError as err:
+                log.warning("could not sync the guest before stopping: %s", err)
+            powerdown = self.timeouts.powerdown
+        self.close()
+        how = shutdown(
+            self.dir.qmp_socket, ref, powerdown_timeout=powerdown, quit_timeout=self.timeouts.quit
+        )
+        if self._proc is not None:
+            self._proc.poll()
+        self.dir.save_state(replace(state, state="saved" if save else "stopped"))
+        self.dir.lock.release()
+        self._started = False
+        return how
+
+    def clean(self) -> None:
+        """Stop the instance (no waiting for the guest) and delete its directory."""
+        self.close()
+        destroy(self.dir)
+        self._started = False
+
+
+def destroy(d: InstanceDir) -> None:
+    """Kill the qemu of instance directory ``d`` if it runs, then delete the directory."""
+    state = d.load_state() if d.state_file.exists() else None
+    if state is not None and state.qemu is not None and state.qemu.alive():
+        shutdown(d.qmp_socket, state.qemu, powerdown_timeout=0, quit_timeout=5)
+    shutil.rmtree(d.root, ignore_errors=True)
+
+
+def clean_instances() -> list[str]:
+    """Destroy every instance under the instances directory; say which."""
+    removed = []
+    root = dirs.instances_dir()
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            if path.is_dir():
+                destroy(InstanceDir(path))
+                removed.append(f"removed instance {path}")
+    return removed
+
+
+def clean_everything() -> list[str]:
+    """Destroy every instance, then every cached base image; say what was removed."""
+    removed = clean_instances()
+    images = dirs.images_dir()
+    if images.is_symlink():  # a link to images kept elsewhere: drop the link, not the images
+        images.unlink()
+        removed.append(f"removed the link {images}")
+    elif images.exists():
+        shutil.rmtree(images)
+        removed.append(f"removed base images {images}")
+    return removed
+
+
+def _tag(base_sha256: str, memory_mib: int, cpus: int, binary: str) -> SnapshotTag:
+    """The tag a state saved now, with these settings, gets."""
+    return SnapshotTag(base_sha256, memory_mib, cpus, qemu.MACHINE, qemu.qemu_version(binary))
+
+
+def _offline_snapshots(overlay: Path) -> list[SnapshotEntry]:
+    try:
+        out = subprocess.run(
+            ["qemu-img", "snapshot", "-l", "-U", str(overlay)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise VmError(f"cannot list the snapshots of {overlay}: {exc}") from exc
+    return parse_snapshots(out)
+
+
+def _uses_cloud_init(image: BootImage) -> bool:
+    """Whether the guest runs cloud-init, the only reader of the seed's ``ca_certs`` (the tiny
+    guest's seed parser would only pay for scanning a 200 KiB bundle on every boot)."""
+    return image.ready_command[:1] == ["cloud-init"]
+
+
+def _host_ca_bundle() -> str | None:
+    """The host's trusted CA bundle, for guest HTTPS behind TLS-inspecting proxies."""
+    try:
+        return HOST_CA_BUNDLE.read_text(encoding="utf-8")
+    except OSError:
+        return None
