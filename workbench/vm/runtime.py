@@ -408,7 +408,16 @@ class Instance:
             return True
 
         def ready(left: float) -> bool:
-            return ssh.run(image.ready_command, timeout=left).exit_status == 0
+            result = ssh.run(image.ready_command, timeout=left)
+            if result.exit_status != 0 and _uses_cloud_init(image):
+                # `cloud-init status --wait` only returns once cloud-init has finished: a
+                # non-zero status is its final word, not "not yet".
+                raise VmError(
+                    "cloud-init finished with errors",
+                    hint=f"run `python -m workbench vm logs`, or see {self.dir.serial_log}",
+                    details=(result.stdout + result.stderr).strip(),
+                )
+            return result.exit_status == 0
 
         def guest_run(argv: Sequence[str]) -> Callable[[float], bool]:
             return lambda left: ssh.run(argv, timeout=left, check=True).exit_status == 0

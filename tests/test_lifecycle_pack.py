@@ -1,0 +1,119 @@
+"""Packing prime (real mksquashfs on the host, the same code the guest runs) and the wheelhouse."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workbench.lifecycle import wheelhouse
+from workbench.lifecycle.pack import (
+    EXPORT_MARKER,
+    PackError,
+    export_prime,
+    missing_commands,
+    mksquashfs_argv,
+    pack,
+)
+
+
+def prime_tree(root: Path) -> Path:
+    prime = root / "prime"
+    (prime / "bin").mkdir(parents=True)
+    tool = prime / "bin" / "hello"
+    tool.write_text("#!/bin/sh\necho hi\n")
+    tool.chmod(0o755)
+    return prime
+
+
+def test_missing_commands_names_app_and_key(tmp_path: Path) -> None:
+    prime = prime_tree(tmp_path)
+    apps = {
+        "ok": {"command": "bin/hello --flag"},
+        "snapvar": {"command": "$SNAP/bin/hello"},
+        "bad": {"command": "bin/nope", "command-chain": ["snap/launch"]},
+    }
+    assert missing_commands(apps, prime) == [
+        "bad: command 'bin/nope'",
+        "bad: command-chain 'snap/launch'",
+    ]
+
+
+def test_pack_squashes_prime_with_snap_yaml(tmp_path: Path) -> None:
+    prime = prime_tree(tmp_path)
+    out = pack(
+        prime,
+        snap_yaml="name: hello\nversion: '1'\n",
+        apps={"hello": {"command": "bin/hello"}},
+        scratch=tmp_path / "scratch" / "hello_1_amd64.snap",
+        output=tmp_path / "project" / "hello_1_amd64.snap",
+    )
+    assert out == tmp_path / "project" / "hello_1_amd64.snap"
+    listing = subprocess.run(
+        ["unsquashfs", "-lls", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "squashfs-root/meta/snap.yaml" in listing
+    assert "-rwxr-xr-x root/root" in listing  # -all-root, modes kept
+    assert not (tmp_path / "project" / "hello_1_amd64.snap.part").exists()
+
+
+def test_pack_refuses_a_missing_command(tmp_path: Path) -> None:
+    prime = prime_tree(tmp_path)
+    with pytest.raises(PackError, match="not found in prime: a: command 'bin/a'"):
+        pack(
+            prime,
+            snap_yaml="",
+            apps={"a": {"command": "bin/a"}},
+            scratch=tmp_path / "s.snap",
+            output=tmp_path / "o.snap",
+        )
+    assert not (tmp_path / "o.snap").exists()
+
+
+def test_mksquashfs_argv_matches_snapd_packing() -> None:
+    argv = mksquashfs_argv(Path("/p"), Path("/o.snap"))
+    assert argv[:3] == ["mksquashfs", "/p", "/o.snap"]
+    assert {"-noappend", "-no-fragments", "-all-root", "-no-xattrs"} <= set(argv)
+    assert argv[argv.index("-comp") + 1] == "xz"
+
+
+def test_export_prime_replaces_only_its_own_export(tmp_path: Path) -> None:
+    prime = prime_tree(tmp_path)
+    dest = tmp_path / "project" / "prime"
+    export_prime(prime, dest)
+    assert (dest / EXPORT_MARKER).exists()
+    assert stat.S_IMODE((dest / "bin" / "hello").stat().st_mode) == 0o755
+    export_prime(prime, dest)  # an earlier export is replaced
+    (dest / EXPORT_MARKER).unlink()
+    with pytest.raises(PackError, match="not exported by the workbench"):
+        export_prime(prime, dest)
+
+
+def test_wheelhouse_key_follows_the_sources(tmp_path: Path) -> None:
+    (tmp_path / "workbench").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    source = tmp_path / "workbench" / "a.py"
+    source.write_text("x = 1\n")
+    first = wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",))
+    assert first.startswith("0.1.0-")
+    assert wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",)) == first
+    source.write_text("x = 2\n")
+    assert wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",)) != first
+    assert wheelhouse.guest_requirements() == ("craft-parts>=2.37",)
+
+
+def test_wheelhouse_commands_target_the_guest_python(tmp_path: Path) -> None:
+    argv = wheelhouse.download_argv(("craft-parts>=2.37",), tmp_path)
+    assert argv[argv.index("--python-version") + 1] == "3.11"
+    assert "--only-binary=:all:" in argv
+    assert argv[-2:] == ["pip", "craft-parts>=2.37"]
+    for name in ("pip-25.0-py3-none-any.whl", "workbench-0.1.0-py3-none-any.whl"):
+        (tmp_path / name).write_text("")
+    house = wheelhouse.Wheelhouse("0.1.0-k", tmp_path, ("craft-parts>=2.37",))
+    script = wheelhouse.install_script(house, "/var/cache/wh")
+    assert "venv --system-site-packages --without-pip /opt/workbench/venv" in script
+    assert "/var/cache/wh/pip-25.0-py3-none-any.whl/pip install --no-index" in script
+    assert "--no-deps /var/cache/wh/workbench-0.1.0-py3-none-any.whl" in script
+    assert script.index("craft-parts>=2.37") < script.index("echo 0.1.0-k")

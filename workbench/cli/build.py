@@ -1,0 +1,149 @@
+"""``workbench build`` and ``workbench clean``: the lifecycle in the project's build VM.
+
+``build [PATH] [--step pull|build|stage|prime|pack] [--part NAME]... [--shell | --shell-after |
+--debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep]`` plus ``--memory``,
+``--cpus``, ``--export-prime``, ``--templates-dir``, ``--plan`` (print the host plan, run
+nothing) and ``--json`` (the event stream as JSON lines on stdout). ``clean [PATH]`` destroys the
+project's VM. PATH is any directory inside the project (default: the current one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.lifecycle.events import Event, Listener
+
+STEPS = ("pull", "build", "stage", "prime", "pack")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``build`` and ``clean`` subcommands."""
+    build = subparsers.add_parser(
+        "build",
+        help="run the lifecycle in the project's build VM and pack a .snap",
+        description="Explode the project, resolve its architectures, then run pull, build, "
+        "stage, prime and pack in the project's VM; the .snap lands in the project directory.",
+    )
+    build.add_argument("path", nargs="?", default=".", type=Path, help="inside the project")
+    build.add_argument("--step", choices=STEPS, default="pack", help="last step (default: pack)")
+    build.add_argument("--part", action="append", default=[], metavar="NAME", help="only NAME")
+    shell = build.add_mutually_exclusive_group()
+    shell.add_argument("--shell", action="store_true", help="a VM shell instead of the step")
+    shell.add_argument(
+        "--shell-after", action="store_true", help="a VM shell after the step, pass or fail"
+    )
+    shell.add_argument("--debug", action="store_true", help="a VM shell if the step fails")
+    build.add_argument("--image", default="debian-12", help="base image (default: debian-12)")
+    build.add_argument("--build-on", metavar="ARCH", help="build as if on ARCH (default: VM's)")
+    build.add_argument("--build-for", metavar="ARCH", help="target ARCH (with --build-on)")
+    build.add_argument("--keep", action="store_true", help="keep the VM up regardless")
+    build.add_argument("--memory", help="VM memory, e.g. 2G (default: project hint, else 2G)")
+    build.add_argument("--cpus", type=int, help="VM CPUs (default: project hint, else 2)")
+    build.add_argument(
+        "--export-prime", action="store_true", help="copy prime/ into the project directory"
+    )
+    build.add_argument(
+        "--templates-dir", action="append", default=[], type=Path, help="extra templates"
+    )
+    build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
+    build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
+    build.set_defaults(handler=run_build)
+    clean = subparsers.add_parser("clean", help="destroy the project's build VM")
+    clean.add_argument("path", nargs="?", default=".", type=Path, help="inside the project")
+    clean.set_defaults(handler=run_clean)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from workbench.lifecycle.keepalive import Policy
+    from workbench.lifecycle.session import BuildOptions, Session
+    from workbench.lifecycle.steps import ShellMode, Step
+    from workbench.templates.registry import env_template_dirs
+
+    shell = (
+        ShellMode.INSTEAD
+        if args.shell
+        else ShellMode.AFTER
+        if args.shell_after
+        else ShellMode.ON_FAILURE
+        if args.debug
+        else ShellMode.NEVER
+    )
+    options = BuildOptions(
+        step=Step.parse(args.step),
+        parts=tuple(args.part),
+        shell=shell,
+        image=args.image,
+        build_on=args.build_on,
+        build_for=args.build_for,
+        keep=args.keep,
+        memory=args.memory,
+        cpus=args.cpus,
+        export_prime=args.export_prime,
+        templates=(*env_template_dirs(os.environ), *args.templates_dir),
+        policy=Policy.from_env(os.environ),
+    )
+    session = Session(args.path, options, notify=_notice)
+    if args.plan:
+        for action in session.plan():
+            print(json.dumps(action.to_json()))
+        return 0
+    session.on_event(_json_listener() if args.json else terminal_view())
+    result = session.run()
+    if result.snap is not None and not args.json:
+        print(result.snap)
+    return 0 if result.shell_status in (None, 0) else result.shell_status
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from workbench.lifecycle.session import clean
+
+    print(clean(args.path))
+    return 0
+
+
+def _notice(line: str) -> None:
+    print(f"workbench: {line}", file=sys.stderr)
+
+
+def _json_listener() -> Listener:
+    def listen(event: Event) -> None:
+        print(event.to_json(), flush=True)
+
+    return listen
+
+
+def terminal_view() -> Listener:
+    """One line per host action and per part step with elapsed time, and a progress bar."""
+    from tqdm import tqdm
+
+    bar: list[Any] = []
+
+    def write(text: str) -> None:
+        tqdm.write(text, file=sys.stderr)
+
+    def listen(event: Event) -> None:
+        if event.kind == "actions":
+            total = sum(1 for a in event.data.get("actions", []) if a["type"] != "skip")
+            if total:
+                bar.append(tqdm(total=total, desc="lifecycle", unit="step", leave=False))
+        elif event.kind == "step" and event.elapsed is not None:
+            label = f"{event.step or '':<6} {event.part or '':<24}"
+            write(f"  {label} {event.message:<10} {event.elapsed:7.1f} s")
+            if bar and event.part and not event.message.startswith("skip"):
+                bar[-1].update(1)
+        elif (event.kind == "host" and event.elapsed is not None) or event.kind == "session":
+            write(event.line())
+        elif event.kind in ("error", "done"):
+            for open_bar in bar:
+                open_bar.close()
+            bar.clear()
+            if event.kind == "done":
+                write(event.line())
+
+    return listen

@@ -1,0 +1,64 @@
+"""Builds in the VM, step by step: pull, build, stage, prime (craft-parts in the guest), pack.
+
+Host side: :mod:`.project` (find the project upward, explode, resolve architectures and grammar),
+:mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
+:mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
+instance), :mod:`.keepalive` (idle policy and watchdog), :mod:`.snapyaml` (meta/snap.yaml) and
+:mod:`.events` (the JSON-lines stream and ``build.log``). Guest side: :mod:`.guest` (the runner
+driving craft-parts) and :mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
+the standard library at module level, because the guest has no host dependencies.
+
+Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
+in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's
+``site-packages/workbench/lifecycle/`` (``Instance.push``) and running ``python -m
+workbench.lifecycle.guest run SPEC`` there with ``cwd=/project`` takes seconds, which is how the
+runner was developed (a full ``build`` reinstalls the wheelhouse whenever the sources change).
+
+Importing this package loads nothing; the names below load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "BuildOptions": "workbench.lifecycle.session",
+    "BuildResult": "workbench.lifecycle.session",
+    "Session": "workbench.lifecycle.session",
+    "clean": "workbench.lifecycle.session",
+    "Step": "workbench.lifecycle.steps",
+    "ShellMode": "workbench.lifecycle.steps",
+    "HostAction": "workbench.lifecycle.steps",
+    "Event": "workbench.lifecycle.events",
+    "read_events": "workbench.lifecycle.events",
+    "BuildProject": "workbench.lifecycle.project",
+    "load": "workbench.lifecycle.project",
+}
+
+__all__ = [
+    "BuildOptions",
+    "BuildProject",
+    "BuildResult",
+    "Event",
+    "HostAction",
+    "Session",
+    "ShellMode",
+    "Step",
+    "clean",
+    "load",
+    "read_events",
+]
+
+if TYPE_CHECKING:
+    from workbench.lifecycle.events import Event, read_events
+    from workbench.lifecycle.project import BuildProject, load
+    from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
+    from workbench.lifecycle.steps import HostAction, ShellMode, Step
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.lifecycle' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

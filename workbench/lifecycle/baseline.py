@@ -1,0 +1,103 @@
+"""The base-level warm start: boot a base image once ever, then start every new project from it.
+
+The first time a base image (at a given memory and CPU count) is used, a *base instance* is booted
+cold (cloud-init), its package lists are refreshed (``apt-get update``), the workbench is injected,
+and it is stopped with a saved state; a later workbench version is injected into it the same way
+(a warm start, then saved again). A new project's instance is then a copy of that instance
+directory (overlay with the saved state, seed, keys, pinned host key) recorded as saved for the
+new project, so its first boot is a warm start instead of a cold boot. Copying, not layering: a
+qemu saved state lives inside the top qcow2 image and cannot be loaded through a backing file.
+Base instances live in ``cache_dir()/bases`` (``clean`` of a project never touches them).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench import dirs
+from workbench.errors import VmError
+
+if TYPE_CHECKING:
+    from workbench.lifecycle.wheelhouse import Wheelhouse
+    from workbench.vm import InstanceDir
+
+INJECTED = "injected"
+"""File in an instance directory: the wheelhouse key installed in its guest."""
+REFRESH = ["sh", "-c", "apt-get update -q || echo 'workbench: apt-get update failed' >&2"]
+
+
+def bases_root() -> Path:
+    return dirs.cache_dir() / "bases"
+
+
+def base_name(image: str, memory_mib: int, cpus: int) -> str:
+    """The base instance's name: one per image, memory and CPU count (a saved state needs all)."""
+    return f"{image}-{memory_mib}M-{cpus}cpu"
+
+
+def ensure_base(
+    image: str,
+    *,
+    memory_mib: int,
+    cpus: int,
+    house: Wheelhouse,
+    notify: Callable[[str], None],
+) -> InstanceDir:
+    """The saved base instance of ``image``, made now (a cold boot) if there is none."""
+    from workbench.lifecycle import wheelhouse
+    from workbench.vm import Instance, Status
+    from workbench.vm.images import ensure_image
+
+    boot = ensure_image(image)
+    home = bases_root() / base_name(image, memory_mib, cpus)
+    home.mkdir(parents=True, exist_ok=True)
+    base = Instance(
+        home,
+        image=boot,
+        memory=memory_mib,
+        cpus=cpus,
+        notify=notify,
+        instances=bases_root() / "instances",
+    )
+    state = base.dir.load_state() if base.dir.state_file.exists() else None
+    if state is not None and state.base_sha256 != boot.sha256:
+        notify(f"the base instance of {image} predates its current build: making it again")
+        base.clean()
+    marker = base.dir.root / INJECTED
+    saved = base.dir.status() is Status.SAVED
+    if saved and marker.exists() and marker.read_text().strip() == house.key:
+        return base.dir
+    if saved:
+        notify(f"updating the base instance of {image} to workbench {house.key}")
+    else:
+        notify(f"first use of {image}: a cold boot, apt-get update, inject, saved state")
+    base.up()
+    try:
+        if not saved:
+            base.exec(REFRESH, timeout=900)
+        wheelhouse.inject(base, house)
+        (base.dir.root / INJECTED).write_text(house.key + "\n")
+        base.down(save=True)
+    except BaseException:
+        base.clean()
+        raise
+    return base.dir
+
+
+def seed_instance(base: InstanceDir, target: InstanceDir, project: Path) -> None:
+    """Make ``target`` (absent) a copy of the saved ``base``, recorded for ``project``."""
+    state = base.load_state()
+    if state is None or state.state != "saved":
+        raise VmError(f"base instance {base.root} has no saved state", hint="delete it")
+    target.create()
+    files = [base.overlay, base.seed_iso, base.known_hosts, base.root / INJECTED]
+    for key in (base.ssh_key, base.host_key):
+        files += [key, key.with_suffix(".pub")]
+    for path in files:
+        if path.exists():
+            shutil.copy2(path, target.root / path.name)
+    target.save_state(replace(state, project=str(project), pid=None, pid_start=None, port=None))

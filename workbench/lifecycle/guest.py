@@ -1,0 +1,211 @@
+"""The runner executed inside the guest: ``python -m workbench.lifecycle.guest run|pack SPEC``.
+
+It drives craft-parts with the parts the host resolved, keeps parts/, stage/ and prime/ in the
+work directory the host chose (on the VM disk, not the 9p share), runs from the project directory
+(``/project``, so local sources resolve as in snapcraft) and prints :mod:`~.events` lines on
+stdout; build output goes to stderr. Exit status: 0 done, 1 a step failed, 2 a bad spec.
+Only the standard library is imported at module level (craft-parts when running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.lifecycle.events import Event, emit
+from workbench.lifecycle.pack import PackError, export_prime, pack
+from workbench.lifecycle.steps import Step, step_directory
+
+APPLICATION = "workbench"
+IGNORED_SOURCES = ("*.snap", ".workbench-*", "parts", "stage", "prime")
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """What the host asks the guest runner to do (JSON on the command line)."""
+
+    name: str
+    parts: dict[str, Any]
+    work_dir: str
+    cache_dir: str
+    target: str = "prime"
+    part_names: list[str] = field(default_factory=list)
+    build_for: str = "amd64"
+    cpus: int = 1
+    snap_yaml: str = ""
+    apps: dict[str, Any] = field(default_factory=dict)
+    snap_file: str = ""
+    output_dir: str = "/project"
+    export_prime: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GuestSpec:
+        return cls(**json.loads(text))
+
+    @property
+    def work(self) -> Path:
+        return Path(self.work_dir)
+
+    def packages(self) -> list[str]:
+        """Every build- and stage-package the parts name (for a no-network error)."""
+        found: set[str] = set()
+        for part in self.parts.values():
+            for key in ("build-packages", "stage-packages"):
+                found.update(str(p) for p in (part or {}).get(key) or [] if isinstance(p, str))
+        return sorted(found)
+
+
+def _out(event: Event) -> None:
+    emit(event, sys.stdout)
+
+
+def _error(brief: str, **data: Any) -> Event:
+    part, step = data.pop("part", None), data.pop("step", None)
+    return Event("error", brief, part=part, step=step, data=data)
+
+
+def run(spec: GuestSpec) -> int:
+    """Run craft-parts up to ``spec.target``; 0 when every action succeeded."""
+    from craft_parts import LifecycleManager, PartsError
+    from craft_parts import Step as PartsStep
+    from craft_parts.actions import ActionType
+
+    target = Step.parse(spec.target)
+    try:
+        lcm = LifecycleManager(
+            {"parts": spec.parts},
+            application_name=APPLICATION,
+            cache_dir=Path(spec.cache_dir),
+            work_dir=spec.work,
+            arch=spec.build_for,
+            project_name=spec.name,
+            parallel_build_count=spec.cpus,
+            ignore_local_sources=list(IGNORED_SOURCES),
+        )
+    except PartsError as err:  # the parts as given are invalid: the project's fault
+        return _refused(err, spec)
+    try:
+        if spec.packages():
+            lcm.refresh_packages_list()  # before planning, as craft-parts asks
+    except PartsError as err:  # apt cannot reach its mirror: the environment's fault
+        _out(_parts_error(err, spec, None, None))
+        return 1
+    try:
+        actions = lcm.plan(PartsStep[target.name], spec.part_names or None)
+    except PartsError as err:
+        return _refused(err, spec)
+    _out(
+        Event(
+            "actions",
+            f"{len(actions)} actions up to {target.label}",
+            data={
+                "actions": [
+                    {
+                        "part": a.part_name,
+                        "step": a.step.name.lower(),
+                        "type": a.action_type.name.lower(),
+                        "reason": a.reason,
+                    }
+                    for a in actions
+                ]
+            },
+        )
+    )
+    current: tuple[str, Step] | None = None
+    try:
+        with lcm.action_executor() as executor:
+            for action in actions:
+                step = Step[action.step.name]
+                current = (action.part_name, step)
+                label = action.action_type.name.lower()
+                if action.action_type is ActionType.SKIP:
+                    _out(Event("step", f"skip ({action.reason})", action.part_name, step.label, 0))
+                    continue
+                reason = f" ({action.reason})" if action.reason else ""
+                _out(Event("step", f"{label}{reason}", action.part_name, step.label))
+                started = time.monotonic()
+                sys.stderr.flush()
+                executor.execute(action, stdout=sys.stderr, stderr=sys.stderr)
+                elapsed = time.monotonic() - started
+                _out(Event("step", label, action.part_name, step.label, elapsed))
+    except PartsError as err:
+        _out(_parts_error(err, spec, *(current or (None, None))))
+        return 1
+    return 0
+
+
+def _refused(err: Any, spec: GuestSpec) -> int:
+    _out(_parts_error(err, spec, getattr(err, "part_name", None), None))
+    return 2
+
+
+def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None) -> Event:
+    from craft_parts.errors import StagePackageNotFound
+    from craft_parts.packages.errors import PackagesError
+
+    kind = type(err).__name__
+    hint = getattr(err, "resolution", None)
+    brief = str(getattr(err, "brief", err))
+    if isinstance(err, PackagesError | StagePackageNotFound):
+        brief = f"{brief} (packages named by the parts: {', '.join(spec.packages()) or 'none'})"
+        hint = hint or "the guest's apt needs a network to reach deb.debian.org"
+    directory = step_directory(spec.work_dir, step, part) if step else spec.work_dir
+    return _error(
+        brief,
+        part=part,
+        step=step.label if step else None,
+        hint=hint,
+        details=getattr(err, "details", None),
+        error=kind,
+        directory=directory,
+    )
+
+
+def pack_snap(spec: GuestSpec) -> int:
+    """Pack prime into ``spec.snap_file`` in ``spec.output_dir``; export prime when asked."""
+    prime = spec.work / "prime"
+    started = time.monotonic()
+    _out(Event("step", "mksquashfs", step="pack"))
+    try:
+        out = pack(
+            prime,
+            snap_yaml=spec.snap_yaml,
+            apps=spec.apps,
+            scratch=spec.work / "snap" / spec.snap_file,
+            output=Path(spec.output_dir) / spec.snap_file,
+        )
+        if spec.export_prime:
+            export_prime(prime, Path(spec.output_dir) / "prime")
+    except (PackError, OSError) as err:
+        _out(_error(f"pack failed: {err}", step="pack", directory=str(prime)))
+        return 1
+    elapsed = time.monotonic() - started
+    _out(Event("step", str(out), step="pack", elapsed=elapsed, data={"snap": str(out)}))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="workbench.lifecycle.guest")
+    parser.add_argument("command", choices=("run", "pack"))
+    parser.add_argument("spec", help="the GuestSpec as JSON")
+    args = parser.parse_args(argv)
+    try:
+        spec = GuestSpec.from_json(args.spec)
+        Step.parse(spec.target)
+    except Exception as exc:  # a bad spec is the host's bug; say so in one event
+        _out(_error(f"bad guest spec: {type(exc).__name__}: {exc}"))
+        return 2
+    return run(spec) if args.command == "run" else pack_snap(spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The project a build works on: found upward from any directory, exploded, arch-resolved.
+
+:func:`load` finds the project upward from any directory (:func:`workbench.project.find_root`,
+which never changes the working directory), explodes the project's templates, resolves which
+architectures the snap claims when built on the build arch (the ``architectures`` keyword, or
+``platforms`` on core22+), resolves the parts' advanced grammar for that build, and reads the
+``x-workbench: build-environment`` hints (memory, CPUs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ArchitectureError, Location, SourceError, UsageError
+from workbench.project import find_root, load_project
+from workbench.yamlpos import Document
+
+HINTS_KEY = "x-workbench"
+HINT_KEYS = frozenset({"memory", "cpus"})
+VM_ARCHS = {"amd64": ("amd64", "i386")}
+"""Build-on architectures a VM of each image architecture can serve (i386 runs on amd64)."""
+
+
+@dataclass(frozen=True)
+class BuildHints:
+    """``x-workbench: build-environment:`` values (None: not given)."""
+
+    memory: str | None = None
+    cpus: int | None = None
+
+
+@dataclass(frozen=True)
+class BuildProject:
+    """A project ready to build on ``build_on`` for ``build_for``, claiming ``architectures``."""
+
+    root: Path
+    file: Path
+    document: Document = field(repr=False, compare=False)
+    data: dict[str, Any] = field(repr=False)
+    build_on: str
+    build_for: str
+    architectures: tuple[str, ...]
+    arch_reason: str
+    hints: BuildHints = BuildHints()
+
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def parts(self) -> dict[str, Any]:
+        parts: dict[str, Any] = self.data.get("parts") or {}
+        return parts
+
+    def locate(self, *path: str | int) -> Location:
+        return self.document.locate(path)
+
+
+def load(
+    start: Path,
+    *,
+    build_on: str | None = None,
+    build_for: str | None = None,
+    vm_arch: str = "amd64",
+    templates: Sequence[Path] = (),
+) -> BuildProject:
+    """Find, explode and resolve the project at or above ``start`` for a VM of ``vm_arch``.
+
+    ``templates``: template directories added above the built-ins.
+    """
+    from workbench.architectures import is_modern, project_base
+    from workbench.templates import explode
+
+    root = find_root(start)
+    document = load_project(root)
+    _check_fields(document)
+    on = build_on or vm_arch
+    servable = VM_ARCHS.get(vm_arch, (vm_arch,))
+    if on not in servable:
+        raise UsageError(
+            f"a {vm_arch} VM cannot build on {on}",
+            hint=f"--build-on one of: {', '.join(servable)}",
+        )
+    if is_modern(project_base(document)):
+        target, claimed, reason = _modern(document, on, build_for)
+    else:
+        target, claimed, reason = _legacy(document, on, build_for)
+    exploded = explode(document, templates=list(templates), build_on=on, build_for=target)
+    data = exploded.to_plain()
+    return BuildProject(
+        root=root,
+        file=Path(document.file),
+        document=document,
+        data=data,
+        build_on=on,
+        build_for=target,
+        architectures=claimed,
+        arch_reason=reason,
+        hints=_hints(document),
+    )
+
+
+def _check_fields(document: Document) -> None:
+    data = document.data
+    for key in ("name", "version"):
+        if not isinstance(data.get(key), str | int | float) or isinstance(data.get(key), bool):
+            where = document.locate((key,)) if key in data else document.locate(())
+            raise SourceError(
+                f"'{key}' must be given as a string",
+                hint="add e.g. name: my-snap" if key == "name" else "add e.g. version: '1.0'",
+                location=where,
+            )
+    if "adopt-info" in data:
+        raise SourceError(
+            "adopt-info is not supported by the workbench build",
+            hint="set 'version' in snapcraft.yaml",
+            location=document.locate(("adopt-info",)),
+        )
+    if not isinstance(data.get("parts"), Mapping) or not data["parts"]:
+        raise SourceError(
+            "a project needs at least one part",
+            hint="add parts: {NAME: {plugin: nil}}",
+            location=document.locate(("parts",)) if "parts" in data else document.locate(()),
+        )
+
+
+def _legacy(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:
+    from workbench.architectures import claim, parse
+
+    got = claim(parse(document), on)
+    concrete = [arch for arch in got.architectures if arch != "all"]
+    target = build_for or (concrete[0] if len(concrete) == 1 else on)
+    return target, tuple(got.architectures), got.reason
+
+
+def _modern(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:
+    from workbench.architectures import plan_modern
+
+    builds = [
+        build
+        for build in plan_modern(document).builds
+        if build.build_on == on and build_for in (None, build.build_for)
+    ]
+    if not builds:
+        wanted = f" for {build_for}" if build_for else ""
+        raise ArchitectureError(
+            f"no platform builds on {on}{wanted}",
+            hint="add a platform whose build-on includes it, or pass --build-on/--build-for",
+            location=document.locate(("platforms",))
+            if "platforms" in document.data
+            else document.locate(("base",)),
+        )
+    chosen = builds[0]
+    target = chosen.build_for
+    reason = f"platform {chosen.platform} builds on {on} for {target}"
+    return ("amd64" if target == "all" else target), (target,), reason
+
+
+def _hints(document: Document) -> BuildHints:
+    section = document.data.get(HINTS_KEY)
+    if section is None:
+        return BuildHints()
+    env = section.get("build-environment") if isinstance(section, Mapping) else None
+    path: tuple[str, ...] = (HINTS_KEY, "build-environment")
+    if not isinstance(env, Mapping) or set(env) - HINT_KEYS:
+        raise SourceError(
+            f"{HINTS_KEY}.build-environment must map {' and '.join(sorted(HINT_KEYS))}",
+            hint="e.g. x-workbench: {build-environment: {memory: 2G, cpus: 2}}",
+            location=document.locate(path if isinstance(section, Mapping) else (HINTS_KEY,)),
+        )
+    cpus = env.get("cpus")
+    if cpus is not None and (not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1):
+        raise SourceError(
+            "cpus must be a positive whole number",
+            hint="e.g. cpus: 2",
+            location=document.locate((*path, "cpus")),
+        )
+    memory = env.get("memory")
+    return BuildHints(memory=None if memory is None else str(memory), cpus=cpus)

@@ -1,0 +1,415 @@
+"""A build session on the host: explode, resolve, boot, inject, run the steps, pack, copy.
+
+:class:`Session` loads the project (found upward from any directory), plans its host actions
+(:func:`workbench.lifecycle.steps.plan`), then executes them against the project's build VM
+(:class:`workbench.vm.Instance`): boot or reuse it, install the wheelhouse once, run the guest
+runner up to the target step with parts/, stage/ and prime/ on the VM disk, pack, and leave
+``NAME_VERSION_ARCH.snap`` in the project directory through the 9p share. Every event goes to the
+listeners and to ``build.log``/``events.jsonl`` in the instance directory. A failed step leaves
+the VM up (24 h by default) and the error says how to get in; ``--shell``, ``--shell-after`` and
+``--debug`` open a shell in the failing part's directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import BuildError, SourceError
+from workbench.lifecycle import keepalive
+from workbench.lifecycle.baseline import INJECTED
+from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, parse_line
+from workbench.lifecycle.project import BuildProject, load
+from workbench.lifecycle.steps import (
+    HostAction,
+    ShellMode,
+    Situation,
+    Step,
+    plan,
+    step_directory,
+)
+
+if TYPE_CHECKING:
+    from workbench.lifecycle.guest import GuestSpec
+    from workbench.lifecycle.wheelhouse import Wheelhouse
+    from workbench.vm import Instance
+
+DEFAULT_IMAGE = "debian-12"
+DEFAULT_MEMORY = "2G"
+DEFAULT_CPUS = 2
+WORK_ROOT = "/build"
+SHARE_WORK_ROOT = "/project/.workbench-work"
+PARTS_CACHE = "/var/cache/workbench/parts"
+SHELL_RC = "/run/workbench/shell.sh"
+OUTPUT_TAIL = 25
+GUEST_ENV = {"LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What ``workbench build`` was asked (CLI flags or API keywords)."""
+
+    step: Step = Step.PACK
+    parts: tuple[str, ...] = ()
+    shell: ShellMode = ShellMode.NEVER
+    image: str = DEFAULT_IMAGE
+    build_on: str | None = None
+    build_for: str | None = None
+    keep: bool = False
+    memory: str | None = None
+    cpus: int | None = None
+    export_prime: bool = False
+    templates: tuple[Path, ...] = ()
+    from_base: bool = True  # a new instance starts from the image's saved base instance
+    work_on_share: bool = False  # parts/ stage/ prime/ on 9p: only to measure what it costs
+    policy: keepalive.Policy = field(default_factory=keepalive.Policy)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """How a session ended: the snap it left, or the error event, and where the shell went."""
+
+    ok: bool
+    project: BuildProject
+    instance_dir: Path
+    elapsed: float
+    snap: Path | None = None
+    error: Event | None = None
+    shell_dir: str | None = None
+    shell_status: int | None = None
+
+
+def shell_rc(name: str, directory: str) -> str:
+    """The guest script a root login shell sources: cd into ``directory``, name the prompt."""
+    prompt = f"{name}:\\w\\$ "
+    return f"cd {shlex.quote(directory)} 2>/dev/null\nPS1={shlex.quote(prompt)}\n"
+
+
+def shell_hook_command(name: str, directory: str) -> list[str]:
+    """The guest command that installs :func:`shell_rc` for the next root shell."""
+    rc = shell_rc(name, directory)
+    hook = f"[ -r {SHELL_RC} ] && . {SHELL_RC}"
+    script = (
+        f"mkdir -p {os.path.dirname(SHELL_RC)} && printf %s {shlex.quote(rc)} > {SHELL_RC}"
+        f" && {{ grep -qsF {shlex.quote(hook)} /root/.bashrc"
+        f" || echo {shlex.quote(hook)} >> /root/.bashrc; }}"
+    )
+    return ["sh", "-c", script]
+
+
+class Session:
+    """One ``workbench build`` of the project at or above ``start``."""
+
+    def __init__(
+        self,
+        start: Path,
+        options: BuildOptions = BuildOptions(),
+        *,
+        listeners: tuple[Listener, ...] = (),
+        notify: Callable[[str], None] | None = None,
+        instances: Path | None = None,
+        shell: Callable[[Instance], int] | None = None,
+    ) -> None:
+        self.options = options
+        self.listeners = list(listeners)
+        self.notify = notify
+        self.instances = instances
+        self._shell = shell or (lambda instance: instance.shell())
+        self.project = load(
+            start,
+            build_on=options.build_on,
+            build_for=options.build_for,
+            templates=options.templates,
+        )
+        hints = self.project.hints
+        from workbench.vm import Instance
+
+        self.instance = Instance(
+            self.project.root,
+            image=options.image,
+            memory=options.memory or hints.memory or DEFAULT_MEMORY,
+            cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
+            notify=notify,
+            instances=instances,
+        )
+        self._log: BuildLog | None = None
+        self._error: Event | None = None
+        self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
+
+    def on_event(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    # -- plan ------------------------------------------------------------------------------------
+
+    @property
+    def work_dir(self) -> str:
+        root = SHARE_WORK_ROOT if self.options.work_on_share else WORK_ROOT
+        return f"{root}/{self.project.name}"
+
+    @property
+    def snap_file(self) -> str:
+        from workbench.lifecycle.snapyaml import snap_file_name
+
+        p = self.project
+        return snap_file_name(p.name, p.version, p.architectures)
+
+    def plan(self) -> list[HostAction]:
+        """The host actions this session will take, with reasons (reads the instance dir only)."""
+        from workbench.lifecycle.wheelhouse import current_key
+
+        injected = self.instance.dir.root / INJECTED
+        situation = Situation(
+            status=str(self.instance.dir.status()),
+            injected=injected.read_text().strip() if injected.exists() else None,
+            wheelhouse=current_key(),
+        )
+        return plan(
+            self.options.step,
+            situation,
+            parts=self.options.parts,
+            shell=self.options.shell,
+            export_prime=self.options.export_prime,
+            from_base=self.options.from_base,
+        )
+
+    def spec(self, target: Step) -> GuestSpec:
+        """What the guest runner gets for a run (or pack) up to ``target``."""
+        from workbench.lifecycle.guest import GuestSpec
+        from workbench.lifecycle.snapyaml import snap_yaml
+
+        p = self.project
+        return GuestSpec(
+            name=p.name,
+            parts=p.parts,
+            work_dir=self.work_dir,
+            cache_dir=PARTS_CACHE,
+            target=min(target, Step.PRIME).label,
+            part_names=list(self.options.parts),
+            build_for=p.build_for,
+            cpus=self.instance.cpus,
+            snap_yaml=snap_yaml(p.data, p.architectures),
+            apps=p.data.get("apps") or {},
+            snap_file=self.snap_file,
+            export_prime=self.options.export_prime,
+        )
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "error" and self._error is None:
+            self._error = event
+        if event.kind == "output":
+            self._tail.append(event.message)
+        if self._log is not None:
+            self._log(event)
+        for listener in self.listeners:
+            listener(event)
+
+    def _host(self, action: HostAction, run: Callable[[], Any]) -> Any:
+        if action.skip:
+            self.emit(Event("host", f"{action.name}: skipped ({action.reason})", elapsed=0))
+            return None
+        self.emit(Event("host", f"{action.name}: {action.reason}"))
+        started = time.monotonic()
+        result = run()
+        elapsed = time.monotonic() - started
+        self.emit(Event("host", f"{action.name}: {action.reason}", elapsed=elapsed))
+        return result
+
+    # -- run -------------------------------------------------------------------------------------
+
+    def run(self) -> BuildResult:
+        """Execute the plan; raise :class:`BuildError` (after any shell) when a step failed."""
+        from workbench.lifecycle import wheelhouse
+
+        started = time.monotonic()
+        self.instance.dir.create()
+        self._log = BuildLog(self.instance.dir.root)
+        root = self.instance.dir.root
+        keepalive.write(root, keepalive.busy(self.options.policy, now=time.time()))
+        house = wheelhouse.ensure_wheelhouse(notify=self.notify or (lambda _line: None))
+        actions = self.plan()
+        p = self.project
+        self.emit(
+            Event(
+                "session",
+                f"{p.name} {p.version}: build on {p.build_on} for {p.build_for}, "
+                f"claims {', '.join(p.architectures)} ({p.arch_reason})",
+                data={"project": str(p.root), "instance": str(root), "snap": self.snap_file},
+            )
+        )
+        self.emit(
+            Event(
+                "plan",
+                f"{len(actions)} host actions",
+                data={"actions": [a.to_json() for a in actions]},
+            )
+        )
+        ok = False
+        finished = False
+        shell_dir: str | None = None
+        shell_status: int | None = None
+        snap: Path | None = None
+        try:
+            for action in actions:
+                if action.name == "base":
+                    self._host(action, partial(self._from_base, house))
+                elif action.name == "boot":
+                    self._host(action, self.instance.up)
+                elif action.name == "inject":
+                    self._host(action, partial(self._inject, house))
+                    ok = True
+                elif action.name == "lifecycle":
+                    target = self.options.step
+                    if self.options.shell is ShellMode.INSTEAD:
+                        target = target.previous() or target
+                    ran = self._host(action, partial(self._guest, "run", target))
+                    ok = action.skip or bool(ran)
+                elif action.name == "pack" and ok:
+                    ok = bool(self._host(action, partial(self._guest, "pack", Step.PACK)))
+                    snap = p.root / self.snap_file if ok else None
+                elif action.name == "shell" and self._wants_shell(ok):
+                    shell_dir = self._shell_dir(ok)
+                    shell_status = self._host(action, partial(self._open_shell, shell_dir))
+            finished = True
+        finally:
+            self._finish(ok and finished)
+        result = BuildResult(
+            ok, p, root, time.monotonic() - started, snap, self._error, shell_dir, shell_status
+        )
+        self.emit(
+            Event(
+                "done",
+                "build succeeded" if ok else "build failed",
+                elapsed=result.elapsed,
+                data={"ok": ok, "snap": str(snap) if snap else None},
+            )
+        )
+        if not ok:
+            raise self._failure()
+        return result
+
+    def _finish(self, ok: bool) -> None:
+        root = self.instance.dir.root
+        decision = keepalive.decide(
+            self.options.policy, ok=ok, keep=self.options.keep, now=time.time()
+        )
+        keepalive.write(root, decision)
+        from workbench.vm import Status
+
+        if not decision.keep and self.instance.dir.status() is Status.RUNNING:
+            keepalive.spawn_watchdog(self.project.root, root)
+        self.instance.close()
+
+    def _from_base(self, house: Wheelhouse) -> None:
+        from workbench.lifecycle import baseline
+
+        base = baseline.ensure_base(
+            self.options.image,
+            memory_mib=self.instance.memory_mib,
+            cpus=self.instance.cpus,
+            house=house,
+            notify=self.notify or (lambda _line: None),
+        )
+        baseline.seed_instance(base, self.instance.dir, self.project.root)
+
+    def _inject(self, house: Wheelhouse) -> None:
+        from workbench.lifecycle import wheelhouse
+
+        installed = wheelhouse.inject(self.instance, house)
+        (self.instance.dir.root / INJECTED).write_text(house.key + "\n")
+        if not installed:
+            self.emit(Event("host", f"inject: {house.key} was already in the guest"))
+
+    def _guest(self, command: str, target: Step) -> bool:
+        """Run the guest runner; stream its events; True when it succeeded."""
+        from workbench.lifecycle.wheelhouse import GUEST_PYTHON
+
+        def stdout_line(line: str) -> None:
+            event = parse_line(line)  # stamped on arrival: the guest clock may lag the host's
+            self.emit(replace(event, time=time.time()) if event else Event("output", line))
+
+        out = LineSplitter(stdout_line)
+        err = LineSplitter(lambda line: self.emit(Event("output", line)))
+        spec = self.spec(target)
+        result = self.instance.exec(
+            [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, spec.to_json()],
+            cwd="/project",
+            env=GUEST_ENV,
+            on_stdout=out,
+            on_stderr=err,
+        )
+        out.flush()
+        err.flush()
+        if result.exit_status == 2:
+            raise self._spec_error()
+        if result.exit_status != 0 and self._error is None:
+            self.emit(Event("error", f"the guest runner exited with status {result.exit_status}"))
+        return result.exit_status == 0
+
+    def _spec_error(self) -> SourceError:
+        error = self._error
+        brief = error.message if error else "the guest refused the build spec"
+        part = error.part if error else None
+        known = part is not None and part in self.project.parts
+        where: tuple[str, ...] = ("parts", part) if part and known else ("parts",)
+        hint = error.data.get("hint") if error else None
+        return SourceError(brief, hint=hint, location=self.project.locate(*where))
+
+    def _wants_shell(self, ok: bool) -> bool:
+        mode = self.options.shell
+        return mode in (ShellMode.INSTEAD, ShellMode.AFTER) or (
+            mode is ShellMode.ON_FAILURE and not ok
+        )
+
+    def _shell_dir(self, ok: bool) -> str:
+        error = self._error
+        if not ok and error is not None and error.data.get("directory"):
+            return str(error.data["directory"])
+        part = (self.options.parts or tuple(self.project.parts))[0]
+        return step_directory(self.work_dir, self.options.step, part)
+
+    def _open_shell(self, directory: str) -> int:
+        self.instance.exec(shell_hook_command(self.project.name, directory), check=True)
+        return self._shell(self.instance)
+
+    def _failure(self) -> BuildError:
+        error = self._error or Event("error", "the build failed")
+        where = " ".join(x for x in (error.step, error.part) if x)
+        directory = error.data.get("directory")
+        enter = f"workbench build {shlex.quote(str(self.project.root))} --step " + (
+            f"{error.step or self.options.step.label} --shell"
+        )
+        root = shlex.quote(str(self.project.root))
+        hint = f"the VM stays up; get in with `{enter}` or `workbench vm shell --project {root}`"
+        if directory:
+            hint += f" and cd {directory}"
+        if error.data.get("hint"):
+            hint = f"{error.data['hint']}; {hint}"
+        details = [error.data.get("details") or "", *self._tail]
+        details.append(f"build log: {self.instance.dir.root / 'build.log'}")
+        return BuildError(
+            f"{where + ': ' if where else ''}{error.message}",
+            hint=hint,
+            details="\n".join(line for line in details if line),
+        )
+
+
+def clean(start: Path, *, instances: Path | None = None) -> str:
+    """Destroy the build VM of the project at or above ``start`` (overlay and all)."""
+    from workbench.project import find_root
+    from workbench.vm import Instance
+
+    root = find_root(start)
+    instance = Instance(root, instances=instances)
+    if not instance.dir.root.exists():
+        return f"no build VM for {root}"
+    instance.clean()
+    return f"removed the build VM of {root} ({instance.dir.root})"
