@@ -5,8 +5,9 @@ Importing this package does no I/O; the heavier modules load on first use of the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -23,8 +24,4 @@ if TYPE_CHECKING:
     from workbench.templates import Exploded, explode
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

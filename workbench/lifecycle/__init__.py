@@ -19,8 +19,9 @@ Importing this package loads nothing; the names below load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy import lazy_getattr
 
 _LAZY = {
     "BuildOptions": "workbench.lifecycle.session",
@@ -57,8 +58,4 @@ if TYPE_CHECKING:
     from workbench.lifecycle.steps import HostAction, ShellMode, Step
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.lifecycle' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -5,8 +5,9 @@ Importing this package does no I/O and loads nothing heavy; the names below load
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy import lazy_getattr
 
 _LAZY = {
     "Instance": "workbench.vm.runtime",
@@ -40,8 +41,4 @@ if TYPE_CHECKING:
     from workbench.vm.ssh import Completed
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.vm' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
