@@ -117,7 +117,7 @@ def test_line_splitter_joins_chunks() -> None:
 
 
 def test_build_log_writes_text_and_json_lines(tmp_path: Path) -> None:
-    log = BuildLog(tmp_path / "inst")
+    log = BuildLog(tmp_path / "inst" / "build.log", tmp_path / "inst" / "events.jsonl")
     log(Event("host", "boot: warm start", elapsed=2.0))
     log(Event("error", "make failed", part="hello", step="build"))
     text = (tmp_path / "inst" / "build.log").read_text()

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from workbench.lifecycle.wheelhouse import Wheelhouse
     from workbench.vm import InstanceDir
 
-INJECTED = "injected"
 """File in an instance directory: the wheelhouse key installed in its guest."""
 REFRESH = ["sh", "-c", "apt-get update -q || echo 'workbench: apt-get update failed' >&2"]
 
@@ -67,7 +66,7 @@ def ensure_base(
     if state is not None and state.base_sha256 != boot.sha256:
         notify(f"the base instance of {image} predates its current build: making it again")
         base.clean()
-    marker = base.dir.root / INJECTED
+    marker = base.dir.injected_marker
     saved = base.dir.status() is Status.SAVED
     if saved and marker.exists() and marker.read_text().strip() == house.key:
         return base.dir
@@ -80,7 +79,7 @@ def ensure_base(
         if not saved:
             base.exec(REFRESH, timeout=900)
         wheelhouse.inject(base, house)
-        (base.dir.root / INJECTED).write_text(house.key + "\n")
+        base.dir.injected_marker.write_text(house.key + "\n")
         base.down(save=True)
     except BaseException:
         base.clean()
@@ -94,7 +93,7 @@ def seed_instance(base: InstanceDir, target: InstanceDir, project: Path) -> None
     if state is None or state.state != "saved":
         raise VmError(f"base instance {base.root} has no saved state", hint="delete it")
     target.create()
-    files = [base.overlay, base.seed_iso, base.known_hosts, base.root / INJECTED]
+    files = [base.overlay, base.seed_iso, base.known_hosts, base.injected_marker]
     for key in (base.ssh_key, base.host_key):
         files += [key, key.with_suffix(".pub")]
     for path in files:

@@ -19,8 +19,6 @@ from typing import Any, TextIO
 PREFIX = "@workbench-event "
 """Marks an event line in the guest's stdout; anything else on stdout is build output."""
 
-BUILD_LOG = "build.log"
-EVENTS_LOG = "events.jsonl"
 
 KINDS = (
     "session",  # the host session starts: project, arch, options
@@ -109,12 +107,13 @@ class LineSplitter:
 
 
 class BuildLog:
-    """A listener appending to ``build.log`` (readable) and ``events.jsonl`` in ``directory``."""
+    """A listener appending a readable line to ``text_path`` and JSON to ``events_path``."""
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.text_path = directory / BUILD_LOG
-        self.events_path = directory / EVENTS_LOG
+    def __init__(self, text_path: Path, events_path: Path) -> None:
+        text_path.parent.mkdir(parents=True, exist_ok=True)
+        events_path.parent.mkdir(parents=True, exist_ok=True)
+        self.text_path = text_path
+        self.events_path = events_path
 
     def __call__(self, event: Event) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))

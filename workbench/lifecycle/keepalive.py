@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.errors import UsageError
+from workbench.vm.instance import InstanceDir
 
-KEEPALIVE_FILE = "keepalive.json"
 WATCHDOG_PID = "watchdog.pid"
 WATCHDOG_LOG = "watchdog.log"
 ENV_SUCCESS = "WORKBENCH_STOP_AFTER_SUCCESS"
@@ -79,7 +79,7 @@ def busy(policy: Policy, *, now: float) -> KeepAlive:
 
 
 def write(instance_root: Path, keepalive: KeepAlive) -> None:
-    path = instance_root / KEEPALIVE_FILE
+    path = InstanceDir(instance_root).keepalive_file
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(keepalive)) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -87,7 +87,8 @@ def write(instance_root: Path, keepalive: KeepAlive) -> None:
 
 def read(instance_root: Path) -> KeepAlive | None:
     try:
-        return KeepAlive(**json.loads((instance_root / KEEPALIVE_FILE).read_text("utf-8")))
+        text = InstanceDir(instance_root).keepalive_file.read_text("utf-8")
+        return KeepAlive(**json.loads(text))
     except (OSError, ValueError, TypeError):
         return None
 

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import BuildError, SourceError
 from workbench.lifecycle import keepalive
-from workbench.lifecycle.baseline import INJECTED
 from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, parse_line
 from workbench.lifecycle.project import BuildProject, load
 from workbench.lifecycle.steps import (
@@ -164,7 +163,7 @@ class Session:
         """The host actions this session will take, with reasons (reads the instance dir only)."""
         from workbench.lifecycle.wheelhouse import current_key
 
-        injected = self.instance.dir.root / INJECTED
+        injected = self.instance.dir.injected_marker
         situation = Situation(
             status=str(self.instance.dir.status()),
             injected=injected.read_text().strip() if injected.exists() else None,
@@ -231,7 +230,7 @@ class Session:
 
         started = time.monotonic()
         self.instance.dir.create()
-        self._log = BuildLog(self.instance.dir.root)
+        self._log = BuildLog(self.instance.dir.build_log, self.instance.dir.events_log)
         root = self.instance.dir.root
         keepalive.write(root, keepalive.busy(self.options.policy, now=time.time()))
         house = wheelhouse.ensure_wheelhouse(notify=self.notify or (lambda _line: None))
@@ -324,7 +323,7 @@ class Session:
         from workbench.lifecycle import wheelhouse
 
         installed = wheelhouse.inject(self.instance, house)
-        (self.instance.dir.root / INJECTED).write_text(house.key + "\n")
+        self.instance.dir.injected_marker.write_text(house.key + "\n")
         if not installed:
             self.emit(Event("host", f"inject: {house.key} was already in the guest"))
 
@@ -394,7 +393,7 @@ class Session:
         if error.data.get("hint"):
             hint = f"{error.data['hint']}; {hint}"
         details = [error.data.get("details") or "", *self._tail]
-        details.append(f"build log: {self.instance.dir.root / 'build.log'}")
+        details.append(f"build log: {self.instance.dir.build_log}")
         return BuildError(
             f"{where + ': ' if where else ''}{error.message}",
             hint=hint,

@@ -157,6 +157,26 @@ class InstanceDir:
         return self.root / "instance.json"
 
     @property
+    def build_log(self) -> Path:
+        """The readable log of the builds run in this instance."""
+        return self.root / "build.log"
+
+    @property
+    def events_log(self) -> Path:
+        """The builds' events as JSON lines."""
+        return self.root / "events.jsonl"
+
+    @property
+    def keepalive_file(self) -> Path:
+        """When the watchdog stops this instance, and why."""
+        return self.root / "keepalive.json"
+
+    @property
+    def injected_marker(self) -> Path:
+        """The version of the workbench wheelhouse installed in the guest."""
+        return self.root / "injected"
+
+    @property
     def lock(self) -> InstanceLock:
         return InstanceLock(self.root / "lock")
 
@@ -166,6 +186,7 @@ class InstanceDir:
             "serial": self.serial_log,
             "qemu": self.qemu_log,
             "workbench": self.workbench_log,
+            "build": self.build_log,
         }
 
     def create(self) -> None:
