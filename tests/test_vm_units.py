@@ -543,3 +543,29 @@ def test_prepare_makes_keys_seed_and_overlay(
     user_data = data.getvalue().decode()
     assert "builder" in user_data
     assert ("ca_certs" in user_data) == (has_ca and HOST_CA_BUNDLE.exists())
+
+
+def test_an_overlay_is_repointed_at_a_moved_base_with_real_qemu_img(tmp_path: Path) -> None:
+    old = tmp_path / "old" / "disk.qcow2"
+    old.parent.mkdir()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(old), "16M"], check=True)
+    overlay = tmp_path / "overlay.qcow2"
+    qemu.create_overlay(overlay, old)
+    assert qemu.backing_file(overlay) == str(old)
+    new = tmp_path / "new" / "disk.qcow2"
+    new.parent.mkdir()
+    old.rename(new)
+    qemu.repoint_overlay(overlay, new)
+    assert qemu.backing_file(overlay) == str(new)
+    check = subprocess.run(["qemu-img", "check", "-q", str(overlay)], check=False)
+    assert check.returncode == 0
+
+
+def test_reading_a_corrupt_overlay_is_a_vm_error(tmp_path: Path) -> None:
+    base = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "16M"], check=True)
+    overlay = tmp_path / "overlay.qcow2"
+    qemu.create_overlay(overlay, base)
+    os.truncate(overlay, 100)
+    with pytest.raises(VmError, match="cannot read the overlay"):
+        qemu.backing_file(overlay)

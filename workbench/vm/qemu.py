@@ -14,6 +14,7 @@ needs ownership that the host user cannot hold.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import socket
 import subprocess
@@ -152,31 +153,45 @@ def free_port() -> int:
         return port
 
 
-def create_overlay(overlay: Path, base: Path) -> None:
-    """``qemu-img create`` a qcow2 overlay of ``base`` (backing format given explicitly)."""
+def _qemu_img(argv: list[str], *, failure: str, hint: str) -> str:
+    """Run ``qemu-img ARGV``; its stdout, or a VmError ``failure: stderr`` with ``hint``."""
     try:
-        subprocess.run(
-            [
-                "qemu-img",
-                "create",
-                "-q",
-                "-f",
-                "qcow2",
-                "-b",
-                str(base),
-                "-F",
-                "qcow2",
-                str(overlay),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+        done = subprocess.run(
+            ["qemu-img", *argv], capture_output=True, text=True, check=True, timeout=60
         )
     except subprocess.CalledProcessError as exc:
-        raise VmError(
-            f"cannot create the overlay {overlay}: {exc.stderr.strip()}",
-            hint="check that the base image exists (vm image build)",
-        ) from exc
+        raise VmError(f"{failure}: {exc.stderr.strip()}", hint=hint) from exc
     except OSError as exc:
         raise VmError(f"cannot run qemu-img: {exc.strerror}", hint="install qemu-utils") from exc
+    return done.stdout
+
+
+def create_overlay(overlay: Path, base: Path) -> None:
+    """``qemu-img create`` a qcow2 overlay of ``base`` (backing format given explicitly)."""
+    _qemu_img(
+        ["create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(overlay)],
+        failure=f"cannot create the overlay {overlay}",
+        hint="check that the base image exists (vm image build)",
+    )
+
+
+def backing_file(overlay: Path) -> str | None:
+    """The backing file name recorded in ``overlay``'s header (None: a standalone image)."""
+    info = json.loads(
+        _qemu_img(
+            ["info", "-U", "--output=json", str(overlay)],
+            failure=f"cannot read the overlay {overlay}",
+            hint="run `vm clean` then `vm up` to recreate the instance",
+        )
+    )
+    name = info.get("backing-filename")
+    return str(name) if name else None
+
+
+def repoint_overlay(overlay: Path, base: Path) -> None:
+    """Point ``overlay`` at ``base`` without copying data: only for a base of identical content."""
+    _qemu_img(
+        ["rebase", "-u", "-F", "qcow2", "-b", str(base), str(overlay)],
+        failure=f"cannot point the overlay {overlay} at {base}",
+        hint="run `vm clean` then `vm up` to recreate the instance",
+    )

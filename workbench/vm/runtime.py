@@ -275,6 +275,16 @@ class Instance:
                 ca_bundle=_host_ca_bundle() if _uses_cloud_init(image) else None,
             )
             seed.write_seed_iso(cfg, d.seed_iso)
+        if state is not None and d.overlay.exists():
+            try:
+                recorded = qemu.backing_file(d.overlay)
+            except VmError:
+                recorded = None  # unreadable: the launch fails on it and diagnoses it
+            if recorded is not None and Path(recorded) != image.disk and image.disk.exists():
+                # Same sha256 (checked above), another path: the image was rebuilt or the cache
+                # moved. Re-point the overlay instead of failing on a stale backing path.
+                self.notify(f"the base image of {d.name} moved: using {image.disk}")
+                qemu.repoint_overlay(d.overlay, image.disk)
         if state is None:
             if not d.overlay.exists():
                 qemu.create_overlay(d.overlay, image.disk)
