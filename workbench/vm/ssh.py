@@ -215,8 +215,7 @@ class SshExecutor:
 
         With ``check`` a non-zero exit status raises :class:`~workbench.errors.BuildError`.
         """
-        chan = self._transport().open_session(timeout=20)
-        chan.exec_command(command_line(argv, env=env, cwd=cwd))
+        chan = self._start(command_line(argv, env=env, cwd=cwd))
         if stdin:
             chan.sendall(stdin)
         chan.shutdown_write()
@@ -255,6 +254,32 @@ class SshExecutor:
             chan.close()
         result = Completed(list(argv), status, "".join(out), "".join(err))
         return result.check() if check else result
+
+    def _start(self, command: str) -> paramiko.Channel:
+        """A session channel running ``command``.
+
+        A channel (or connection) that closes before the command is sent is retried once on a
+        fresh connection: nothing ran yet, so the retry cannot run the command twice.
+        """
+        import paramiko
+
+        failures = (paramiko.SSHException, EOFError, OSError)
+        try:
+            return self._open_and_exec(command)
+        except failures:
+            self.close()
+        try:
+            return self._open_and_exec(command)
+        except failures as exc:
+            raise VmError(
+                f"the guest's SSH server closed the session before `{command}` started: {exc}",
+                hint="see `python -m workbench vm logs`; `vm down` and `vm up` restart the guest",
+            ) from exc
+
+    def _open_and_exec(self, command: str) -> paramiko.Channel:
+        chan = self._transport().open_session(timeout=20)
+        chan.exec_command(command)
+        return chan
 
     def push(self, src: Path, dst: str) -> None:
         """Copy the host file ``src`` to ``dst`` in the guest (SFTP)."""
