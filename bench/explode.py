@@ -1,34 +1,26 @@
-"""Exploded projects per second: a generated 200-part project with 5 templates.
+"""Explode against plain YAML loading: a generated 200-part project with 5 templates.
 
-Measured side by side in one run, round after round: ``explode`` of the YAML text (ruamel
-round-trip load included), ``explode`` of an already loaded Document, the ruamel round-trip load
-alone, and a plain PyYAML ``safe_load`` (C loader when available) of the same text. Prints
-min/median/max rates over the rounds and each case's median time as a multiple of safe_load's.
+Measured side by side in one run, round after round (each case called again and again for a time
+budget, the cases taking turns): ``explode`` of the YAML text (its ruamel round-trip load
+included), the ruamel round-trip load alone, and a plain PyYAML ``safe_load`` (C loader when
+available) of the same text. Rows: milliseconds per call, explode against each load.
 
-    python bench/explode.py [--quick]
+    .venv/bin/python -m bench.explode [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
+import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from bench.common import Row, against_yaml_loads, main
 from workbench.templates import Registry, explode
-from workbench.yamlpos import load_text
 
 TEMPLATES = 5
 PARTS = 200
 APPS = 20
 PLUGINS = ("make", "python", "cmake", "nil")
-
-SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def template_text(index: int) -> str:
@@ -98,29 +90,8 @@ def project_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(
-    cases: dict[str, Callable[[], object]], *, rounds: int, seconds: float
-) -> dict[str, list[float]]:
-    """Per case, the calls per second of each round; the cases take turns within each round."""
-    rates: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, call in cases.items():
-            count, start = 0, time.perf_counter()
-            while True:
-                call()
-                count += 1
-                elapsed = time.perf_counter() - start
-                if elapsed >= seconds:
-                    break
-            rates[name].append(count / elapsed)
-    return rates
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (CI)")
-    args = parser.parse_args(argv)
-    rounds, seconds = (3, 0.3) if args.quick else (7, 1.5)
+def rows(quick: bool) -> list[Row]:
+    """explode(text) against a PyYAML safe_load and a ruamel round-trip load of the same text."""
     text = project_text()
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(TEMPLATES):
@@ -128,25 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         registry = Registry.default([tmp])
         for name in registry.names():
             registry.get(name)  # parse the template files once, outside the timing
-        doc = load_text(text, file="snapcraft.yaml")
         result = explode(text, templates=registry)
         assert len(result.project["parts"]) == PARTS + TEMPLATES
-        cases: dict[str, Callable[[], object]] = {
-            "explode(text)": lambda: explode(text, templates=registry),
-            "explode(Document)": lambda: explode(doc, templates=registry),
-            "ruamel round-trip load": lambda: load_text(text),
-            f"yaml.safe_load ({SafeLoader.__name__})": lambda: yaml.load(text, Loader=SafeLoader),
-        }
-        rates = measure(cases, rounds=rounds, seconds=seconds)
-    baseline = statistics.median(rates[list(cases)[-1]])
-    print(f"{PARTS} parts, {APPS} apps, {TEMPLATES} templates; {len(text)} bytes; {rounds} rounds")
-    print(f"{'case':32} {'min/s':>9} {'median/s':>9} {'max/s':>9} {'time vs safe_load':>18}")
-    for name, values in rates.items():
-        median = statistics.median(values)
-        low, high = min(values), max(values)
-        print(f"{name:32} {low:9.1f} {median:9.1f} {high:9.1f} {baseline / median:17.1f}x")
-    return 0
+        what = f"{PARTS} parts, {TEMPLATES} templates, {len(text) // 1024} KiB"
+        return against_yaml_loads(
+            "explode", what, lambda: explode(text, templates=registry), text, quick=quick
+        )
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main({"explode": rows}, None, prog="bench.explode", doc=__doc__ or ""))

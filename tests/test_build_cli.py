@@ -70,6 +70,13 @@ def test_flags_are_pinned(tmp_path: Path) -> None:
     assert "a amd64 VM cannot build on s390x (--build-on one of: amd64, i386)" in other.stderr
 
 
+def test_disk_size_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    done = cli("build", "--plan", "--disk-size", "lots", str(EXAMPLES / "c-make"), cache=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: invalid disk size 'lots' (use e.g. 512M or 2G)"
+    assert not (tmp_path / "instances").exists()
+
+
 def test_clean_without_a_vm_says_so(tmp_path: Path) -> None:
     done = cli("clean", str(EXAMPLES / "c-make" / "src"), cache=tmp_path)
     assert done.returncode == 0

@@ -4,21 +4,25 @@ The first build starts from the image's saved base instance (made by a cold boot
 time the machine uses it). One project directory (so one VM, injected once) receives each example
 in turn: the C program (resume after a step, the packed binary runs, the watchdog saves the idle
 VM, the next build starts warm), a failing build (the VM stays up; ``--shell-after`` driven
-through a pseudo-terminal enters the failing part's build directory), the template example,
-example 1 of the architectures proposal, the Python app, then ``clean``. Each ``.snap`` is opened
-with unsquashfs and its ``meta/snap.yaml`` and files are checked.
+through a pseudo-terminal enters the failing part's build directory as the build user), the
+template example, example 1 of the architectures proposal, the Python app, the plugins tour
+(nil, autotools, cmake with apt build-packages, stage-packages, ``after``, every override) with
+``--shell``, ``--debug`` and ``--part`` driven through a pseudo-terminal, then ``clean``. Each
+``.snap`` is opened with unsquashfs and its ``meta/snap.yaml`` and files are checked.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +80,13 @@ class BuildEnv:
 
     def vm(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """``workbench vm exec`` in the project's VM."""
+        return self.vm_command("exec", "--", *argv)
+
+    def vm_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``workbench vm ARGS`` on the project's VM."""
         cli = [sys.executable, "-m", "workbench", "vm", "--project", str(self.project)]
         return subprocess.run(
-            [*cli, "exec", "--", *argv],
+            [*cli, *args],
             capture_output=True,
             text=True,
             env=self.env,
@@ -118,6 +126,45 @@ def unsquash(snap: Path, into: Path) -> dict[str, object]:
     subprocess.run(["unsquashfs", "-q", "-d", str(into), str(snap)], check=True, timeout=120)
     data: dict[str, object] = yaml.safe_load((into / "meta" / "snap.yaml").read_text())
     return data
+
+
+def drive_shell(
+    env: BuildEnv, args: Sequence[str], prompt: bytes, command: bytes
+) -> tuple[str, int, bool]:
+    """``workbench build ARGS`` on a pseudo-terminal; type ``command`` once ``prompt`` shows.
+
+    The terminal text, the exit code, and whether the prompt came.
+    """
+    pid, fd = os.forkpty()
+    if pid == 0:  # child: the CLI on a pseudo-terminal
+        os.chdir(env.project)
+        argv = [sys.executable, "-m", "workbench", "build", *args]
+        os.execve(sys.executable, argv, env.env)
+    seen = b""
+    sent = False
+    end = time.monotonic() + BUILD_TIMEOUT
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 5)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not sent and prompt in seen:
+            os.write(fd, command)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    return seen.decode(errors="replace"), os.waitstatus_to_exitcode(status), sent
+
+
+def session_events(env: BuildEnv) -> list[dict[str, object]]:
+    """The events of the last session in the instance's event stream."""
+    events = env.events()
+    last = max(i for i, e in enumerate(events) if e["kind"] == "session")
+    return events[last:]
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -169,6 +216,10 @@ def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
         [str(tmp_path / "sq" / "usr" / "bin" / "hello")], capture_output=True, text=True, check=True
     )
     assert ran.stdout == "Hello from a workbench build!\n"
+    assert stat.S_IMODE(snap.stat().st_mode) == 0o644  # not a root-only file
+    owners = build_env.vm("sh", "-c", "find /build/hello-make ! -user workbench")
+    assert owners.returncode == 0, owners.stderr
+    assert owners.stdout == ""  # parts/, stage/, prime/ all belong to the build user
     assert "build.log" in os.listdir(build_env.instance.root)
     # idle after a success: the watchdog saves the VM 5 s after the build
     wait_for(lambda: build_env.instance.status() is Status.SAVED, 180, "the watchdog's save")
@@ -179,36 +230,16 @@ def test_failing_build_stays_up_and_shell_after_enters_the_part_dir(
 ) -> None:
     project = build_env.use("c-make")
     (project / "src" / "hello.c").write_text("int main(void) { return missing; }\n")
-    pid, fd = os.forkpty()
-    if pid == 0:  # child: the CLI on a pseudo-terminal
-        os.chdir(project)
-        os.execve(
-            sys.executable,
-            [sys.executable, "-m", "workbench", "build", "--step", "build", "--shell-after"],
-            build_env.env,
-        )
-    seen = b""
-    sent = False
-    end = time.monotonic() + BUILD_TIMEOUT
-    while time.monotonic() < end:
-        ready, _, _ = select.select([fd], [], [], 5)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        if not sent and b"hello-make:/build/hello-make/parts/hello/build# " in seen:
-            os.write(fd, b"pwd; test -f hello.c && echo WB-$((6*7)); exit\n")
-            sent = True
-    _, status = os.waitpid(pid, 0)
-    text = seen.decode(errors="replace")
+    text, code, sent = drive_shell(
+        build_env,
+        ["--step", "build", "--shell-after"],
+        b"hello-make:/build/hello-make/parts/hello/build$ ",  # $: the build user, not root
+        b"pwd; test -f hello.c && echo WB-$((6*7)) $(id -un); exit\n",
+    )
     assert sent, text[-3000:]
-    assert "WB-42" in text  # the shell really is in the part's build tree, next to hello.c
+    assert "WB-42 workbench" in text  # in the part's build tree, next to hello.c, as workbench
     assert "/build/hello-make/parts/hello/build" in text
-    assert os.waitstatus_to_exitcode(status) == 1
+    assert code == 1
     assert "error: build hello:" in text
     assert "the VM stays up" in text
     assert build_env.instance.status() is Status.RUNNING
@@ -294,10 +325,108 @@ def test_packages_without_a_network_are_named(build_env: BuildEnv) -> None:
     try:
         done = build_env.build("--step", "build")
     finally:
-        build_env.vm("cp", "/run/wb.conf", "/etc/resolv.conf")
+        restored = build_env.vm("cp", "/run/resolv.conf.wb", "/etc/resolv.conf")
+        assert restored.returncode == 0, restored.stderr  # later tests need the guest's DNS
     assert done.returncode == 1, done.stderr
     assert "packages named by the parts: pv" in done.stderr
     assert "the guest's apt needs a network" in done.stderr
+
+
+def test_plugins_tour_builds_every_plugin_and_override(build_env: BuildEnv, tmp_path: Path) -> None:
+    project = build_env.use("plugins-tour")
+    # A disk grows only while qemu is stopped, and a warm start would bring back the saved
+    # state's disk size: stop without saving, so this build cold-boots on the grown disk.
+    stopped = build_env.vm_command("down")
+    assert stopped.returncode == 0, stopped.stderr
+    done = build_env.build("--disk-size", "10G")
+    assert done.returncode == 0, done.stderr
+    snap = project / "plugins-tour_0.3_amd64.snap"
+    assert done.stdout.strip() == str(snap)
+    assert stat.S_IMODE(snap.stat().st_mode) == 0o644
+    root = tmp_path / "sq"
+    meta = unsquash(snap, root)
+    assert meta["apps"] == {
+        "tour": {"command": "bin/tour"},
+        "hello-deb": {"command": "usr/bin/hello"},
+    }
+    # nil + override-pull (ran as the build user) + override-build
+    assert (root / "PULLED").read_text() == "pulled by workbench\n"
+    # `after`: tour's build ran the staged greeter, autotools and cmake binaries
+    report = "greetings from the nil plugin\ncounter: 3 arguments\nsummer: 9\n"
+    assert (root / "share" / "tour" / "report.txt").read_text() == report
+    for tool, args, out in (
+        ("counter", ["x"], "counter: 1 arguments\n"),
+        ("summer", ["5"], "summer: 5\n"),
+    ):
+        ran = subprocess.run(
+            [str(root / "usr" / "bin" / tool), *args], capture_output=True, text=True, check=True
+        )
+        assert ran.stdout == out
+    assert (root / "usr" / "bin" / "hello").is_file()  # stage-packages: Debian's hello
+    assert not (root / "usr" / "share" / "doc").exists()  # override-prime removed it
+    events = session_events(build_env)
+    prepared = [e for e in events if e["kind"] == "step" and e["step"] == "prepare"]
+    assert prepared[0]["message"] == "build-packages (root)"  # cmake, autotools: apt over slirp
+    order = [
+        (e["part"], e["step"])
+        for e in events
+        if e["kind"] == "step" and e["elapsed"] is not None and str(e["message"]) == "run"
+    ]
+    tour_build = order.index(("tour", "build"))
+    for part in ("greeter", "counter", "summer"):
+        assert order.index((part, "stage")) < tour_build
+    in_guest = build_env.vm(
+        "sh",
+        "-c",
+        "cat /build/plugins-tour/stage/STAGED; /build/plugins-tour/prime/bin/tour;"
+        " /build/plugins-tour/prime/usr/bin/hello; find /build/plugins-tour ! -user workbench",
+    )
+    assert in_guest.returncode == 0, in_guest.stderr
+    assert in_guest.stdout == "staged by workbench\n" + report + "Hello, world!\n"
+    overlay = build_env.instance.overlay
+    info = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(info.stdout)["virtual-size"] == 10 * 1024**3  # --disk-size reached the VM
+    disk = build_env.vm("sh", "-c", "cat /sys/block/vda/size; stat -f -c '%b %S' /")
+    sectors, blocks, size = (int(word) for word in disk.stdout.split())
+    assert sectors * 512 == 10 * 1024**3  # the guest sees the grown disk...
+    assert blocks * size > 9 * 1024**3  # ...and its root file system grew with it (cloud-init)
+
+
+def test_shell_instead_of_a_step_for_one_part(build_env: BuildEnv) -> None:
+    text, code, sent = drive_shell(
+        build_env,
+        ["--part", "greeter", "--step", "build", "--shell"],
+        b"plugins-tour:/build/plugins-tour/parts/greeter/build$ ",
+        b"echo WB-$(id -un)-$((6*7)); exit 3\n",
+    )
+    assert sent, text[-3000:]
+    assert "WB-workbench-42" in text
+    assert code == 3  # the shell's status is the command's
+    parts = {e["part"] for e in session_events(build_env) if e["kind"] == "step" and e["part"]}
+    assert parts == {"greeter"}  # --part: only greeter's pull ran before the shell
+
+
+def test_debug_opens_a_shell_only_when_the_part_fails(build_env: BuildEnv) -> None:
+    file = build_env.project / "snapcraft.yaml"
+    file.write_text(
+        file.read_text().replace(
+            'craftctl default\n      echo "pulled', 'exit 7\n      echo "pulled'
+        )
+    )
+    ok = build_env.build("--part", "counter", "--step", "pull", "--debug")
+    assert ok.returncode == 0, ok.stderr  # no failure, no shell (stdin is not a terminal)
+    prompt = b"plugins-tour:/build/plugins-tour/parts/greeter/src$ "
+    args = ["--part", "greeter", "--step", "pull", "--debug"]
+    text, code, sent = drive_shell(build_env, args, prompt, b"touch p; stat -c WB-%U p; exit\n")
+    assert sent, text[-3000:]
+    assert "'override-pull' in part 'greeter' failed with code 7" in text
+    assert "WB-workbench" in text  # the shell's files belong to the build user
+    assert code == 1
 
 
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:

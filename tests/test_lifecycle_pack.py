@@ -12,6 +12,7 @@ from workbench.lifecycle import wheelhouse
 from workbench.lifecycle.pack import (
     EXPORT_MARKER,
     PackError,
+    deliver,
     export_prime,
     missing_commands,
     mksquashfs_argv,
@@ -43,14 +44,18 @@ def test_missing_commands_names_app_and_key(tmp_path: Path) -> None:
 
 def test_pack_squashes_prime_with_snap_yaml(tmp_path: Path) -> None:
     prime = prime_tree(tmp_path)
-    out = pack(
+    scratch = tmp_path / "scratch" / "hello_1_amd64.snap"
+    made = pack(
         prime,
         snap_yaml="name: hello\nversion: '1'\n",
         apps={"hello": {"command": "bin/hello"}},
-        scratch=tmp_path / "scratch" / "hello_1_amd64.snap",
-        output=tmp_path / "project" / "hello_1_amd64.snap",
+        snap=scratch,
     )
+    assert made == scratch
+    scratch.chmod(0o600)
+    out = deliver(scratch, tmp_path / "project" / "hello_1_amd64.snap")
     assert out == tmp_path / "project" / "hello_1_amd64.snap"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # readable by all, whatever umask made
     listing = subprocess.run(
         ["unsquashfs", "-lls", str(out)], capture_output=True, text=True, check=True
     ).stdout
@@ -66,10 +71,9 @@ def test_pack_refuses_a_missing_command(tmp_path: Path) -> None:
             prime,
             snap_yaml="",
             apps={"a": {"command": "bin/a"}},
-            scratch=tmp_path / "s.snap",
-            output=tmp_path / "o.snap",
+            snap=tmp_path / "s.snap",
         )
-    assert not (tmp_path / "o.snap").exists()
+    assert not (tmp_path / "s.snap").exists()
 
 
 def test_mksquashfs_argv_matches_snapd_packing() -> None:
@@ -112,8 +116,11 @@ def test_wheelhouse_commands_target_the_guest_python(tmp_path: Path) -> None:
     for name in ("pip-25.0-py3-none-any.whl", "workbench-0.1.0-py3-none-any.whl"):
         (tmp_path / name).write_text("")
     house = wheelhouse.Wheelhouse("0.1.0-k", tmp_path, ("craft-parts>=2.37",))
-    script = wheelhouse.install_script(house, "/var/cache/wh")
+    script = wheelhouse.install_script(house)
+    assert "mount -t 9p -o ro,trans=virtio" in script  # the read-only share, not SFTP
+    assert "wheelhouse /mnt/wheelhouse" in script
+    assert "trap 'umount /mnt/wheelhouse' EXIT" in script
     assert "venv --system-site-packages --without-pip /opt/workbench/venv" in script
-    assert "/var/cache/wh/pip-25.0-py3-none-any.whl/pip install --no-index" in script
-    assert "--no-deps /var/cache/wh/workbench-0.1.0-py3-none-any.whl" in script
+    assert "/mnt/wheelhouse/0.1.0-k/pip-25.0-py3-none-any.whl/pip install --no-index" in script
+    assert "--no-deps /mnt/wheelhouse/0.1.0-k/workbench-0.1.0-py3-none-any.whl" in script
     assert script.index("craft-parts>=2.37") < script.index("echo 0.1.0-k")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pwd
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,7 @@ from workbench.lifecycle.events import (
     parse_line,
     read_events,
 )
-from workbench.lifecycle.guest import GuestSpec, _parts_error
+from workbench.lifecycle.guest import COMMANDS, ROOT_COMMANDS, GuestSpec, _parts_error, give
 from workbench.lifecycle.guest import main as guest_main
 from workbench.lifecycle.session import shell_hook_command, shell_rc
 from workbench.lifecycle.snapyaml import arch_label, snap_file_name, snap_yaml, snap_yaml_data
@@ -212,7 +215,7 @@ def test_shell_rc_enters_the_directory_with_a_named_prompt() -> None:
     assert "PS1='hello:\\w\\$ '" in rc
     argv = shell_hook_command("hello", "/build")
     assert argv[:2] == ["sh", "-c"]
-    assert "/root/.bashrc" in argv[2]
+    assert "/home/workbench/.bashrc" in argv[2]  # the shell is the build user's, not root's
 
 
 def test_guest_spec_round_trip_and_packages() -> None:
@@ -228,6 +231,26 @@ def test_guest_spec_round_trip_and_packages() -> None:
     assert GuestSpec.from_json(spec.to_json()) == spec
     assert spec.packages() == ["hello", "pv"]
     assert json.loads(spec.to_json())["target"] == "prime"
+    assert spec.user == "workbench"
+    assert spec.snap == Path("/build/x/snap")  # no snap_file: the directory itself
+    assert spec.parts_digest() == GuestSpec.from_json(spec.to_json()).parts_digest()
+    assert spec.parts_digest() != replace(spec, build_for="arm64").parts_digest()
+
+
+def test_guest_give_owns_only_what_is_not_owned(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_text("x")
+    (tmp_path / "a" / "link").symlink_to("/nonexistent")
+    me = pwd.getpwuid(os.getuid()).pw_name
+    give(tmp_path / "a", me)  # already ours: nothing to change, dangling links are fine
+    assert (tmp_path / "a" / "b" / "f").stat().st_uid == os.getuid()
+    with pytest.raises(KeyError):
+        give(tmp_path / "a", "no-such-user-wb")
+
+
+def test_root_commands_are_only_prepare_and_deliver() -> None:
+    assert ROOT_COMMANDS == ("prepare", "deliver")
+    assert set(COMMANDS) == {"prepare", "run", "pack", "deliver"}
 
 
 def test_guest_modules_import_only_the_standard_library() -> None:

@@ -654,3 +654,31 @@ def test_debian_12_builds_and_cloud_init_finishes(boot: Boot, tmp_path: Path) ->
     )
     root.close()
     user.close()
+
+
+def test_verify_hashes_again_only_when_a_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {role: tmp_path / images.FILE_NAMES[role] for role in images.ROLES}
+    for role, path in files.items():
+        path.write_bytes(role.encode() * 100)
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    digest = images.identity({role: sha(path.read_bytes()) for role, path in files.items()})
+    image = images.BootImage("t", "amd64", *files.values(), "", "u", [], digest)
+    hashed: list[Path] = []
+    real = images.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(images, "sha256_file", counting)
+    images.verify(image)
+    assert len(hashed) == 3
+    assert (tmp_path / images.VERIFIED_FILE).is_file()
+    images.verify(image)
+    assert len(hashed) == 3  # unchanged stats: no hashing
+    files["kernel"].write_bytes(b"KERNEL" * 100)  # same size, new content and mtime
+    with pytest.raises(VmError, match="image t is corrupt"):
+        images.verify(image)
+    assert len(hashed) == 6

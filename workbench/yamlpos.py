@@ -4,25 +4,34 @@
 name, so that any key path can be turned into a :class:`~workbench.errors.Location` with
 :meth:`Document.locate`. Loading refuses, with a positioned :class:`~workbench.errors.SourceError`,
 what would hurt later: syntax errors, duplicate keys, non-UTF-8 bytes, files over
-:data:`MAX_BYTES`, and alias bombs or cycles that expand past :data:`MAX_NODES` nodes.
+:data:`MAX_BYTES` or that are not regular files (FIFOs, devices), nesting deeper than
+:data:`MAX_DEPTH`, and alias bombs or cycles that expand past :data:`MAX_NODES` nodes.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import re
+import stat
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.reader import ReaderError
 
 from workbench.errors import Location, SourceError
 
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 1024 * 1024  # snapcraft.yaml files are KiBs; ruamel parses a 380 KB map in ~10 s
 MAX_NODES = 500_000
+MAX_DEPTH = 100
+_BRACKETS = re.compile(r"[][{}]")
 
 KeyPath = Sequence[str | int]
 
@@ -35,8 +44,12 @@ class Document:
     file: str
 
     def locate(self, path: KeyPath) -> Location:
-        """The position of the deepest node of ``path`` that exists in this document."""
-        return locate(self.data, path, file=self.file)
+        """The position of the deepest node of ``path`` that exists in this document (its start,
+        line 1, when the whole document is a scalar or empty)."""
+        location = locate(self.data, path, file=self.file)
+        if location.line is None and not isinstance(self.data, Mapping | list):
+            return replace(location, line=1, col=1)
+        return location
 
 
 def key_path(path: Iterable[str | int]) -> str:
@@ -50,8 +63,63 @@ def key_path(path: Iterable[str | int]) -> str:
     return text
 
 
+class _Composer(Composer):
+    """ruamel's composer, refusing an anchor defined twice (as PyYAML, hence snapcraft, does)
+    instead of warning on stderr."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            first = self.anchors.get(event.anchor) if event.anchor is not None else None
+            if first is not None:
+                raise ComposerError(
+                    problem=f"anchor &{event.anchor} is defined twice "
+                    f"(first on line {first.start_mark.line + 1})",
+                    problem_mark=event.start_mark,
+                )
+        return super().compose_node(parent, index)
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, with a position on every value it fails to build."""
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        pending = len(self.state_generators)
+        try:
+            data = super().construct_non_recursive_object(node, tag)
+        except (MarkedYAMLError, RecursionError):
+            raise
+        except Exception as exc:
+            raise _marked(exc, node) from None
+        if len(self.state_generators) > pending:  # filled in later: keep the node's position
+            self.state_generators[-1] = _filled(self.state_generators[-1], node)
+        return data
+
+
+def _marked(exc: Exception, node: Any) -> ConstructorError:
+    return ConstructorError(problem=f"cannot read this value: {exc}", problem_mark=node.start_mark)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """``text`` with its whitespace runs (newlines too) collapsed, cut at ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _filled(generator: Iterator[Any], node: Any) -> Iterator[Any]:
+    try:
+        yield from generator
+    except (MarkedYAMLError, RecursionError):
+        raise
+    except Exception as exc:
+        raise _marked(exc, node) from None
+
+
 def _round_trip() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
+    yaml.max_depth = MAX_DEPTH + 1  # counts scalar leaves as a level too
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -61,30 +129,33 @@ def _round_trip() -> YAML:
 def load_text(text: str, file: str = "<input>") -> Document:
     """Parse ``text``; every failure is a :class:`SourceError` naming ``file``, line and column."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise SourceError(
-            f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
-            hint="split it, or check that this is the file you meant",
-            location=Location(file=file),
-        )
+        raise _too_large(file)
+    _check_brackets(text, file)
     try:
         data = _round_trip().load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        raise _too_deep(Location(file, mark.line + 1, mark.column + 1)) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         raise SourceError(
-            f"invalid YAML: {problem}",
+            f"invalid YAML: {_one_line(problem)}",
             hint="fix the syntax at this position",
             location=Location(file, mark.line + 1, mark.column + 1) if mark else Location(file),
         ) from None
-    except RecursionError:
+    except ReaderError as exc:  # a character YAML does not allow (control characters, ...)
+        before = text[: exc.position]
         raise SourceError(
-            "YAML is nested too deeply",
-            hint="flatten the structure",
-            location=Location(file=file),
+            f"invalid YAML: character #x{exc.character:04x} is not allowed",
+            hint="remove it, or write it as an escape in a double-quoted string",
+            location=Location(file, before.count("\n") + 1, exc.position - before.rfind("\n")),
         ) from None
+    except RecursionError:
+        raise _too_deep(Location(file=file)) from None
     except Exception as exc:  # ruamel raises assorted types on hostile input
         raise SourceError(
-            f"invalid YAML: {exc}".splitlines()[0],
+            f"invalid YAML: {_one_line(str(exc))}",
             hint="check the file's syntax",
             location=Location(file=file),
         ) from None
@@ -92,32 +163,79 @@ def load_text(text: str, file: str = "<input>") -> Document:
     return Document(data=data, file=file)
 
 
+def _too_deep(location: Location) -> SourceError:
+    return SourceError(
+        f"YAML is nested more than {MAX_DEPTH} levels deep",
+        hint="flatten the structure",
+        location=location,
+    )
+
+
+def _check_brackets(text: str, file: str) -> None:
+    """Refuse more than :data:`MAX_DEPTH` unclosed brackets before ruamel's scanner, which is
+    quadratic in the flow nesting depth, sees them (brackets in strings count too: harmless at
+    this limit)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            before = text[: match.start()]
+            line, col = before.count("\n") + 1, match.start() - before.rfind("\n")
+            raise _too_deep(Location(file, line, col))
+
+
+def _too_large(file: str) -> SourceError:
+    return SourceError(
+        f"file is larger than the {MAX_BYTES // (1024 * 1024)} MiB limit",
+        hint="split it, or check that this is the file you meant",
+        location=Location(file=file),
+    )
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_BYTES` (never more are read)."""
+    name = str(path)
+    info = path.stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceError(
+            "is a directory, not a YAML file", hint="name the file itself", location=Location(name)
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError(
+            "not a regular file (a device, FIFO or socket)",
+            hint="name a YAML file",
+            location=Location(file=name),
+        )
+    if info.st_size > MAX_BYTES:
+        raise _too_large(name)
+    with path.open("rb") as stream:  # a file that grew since stat() is still cut at the limit
+        raw = stream.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise _too_large(name)
+    return raw
+
+
 def load_file(path: str | Path) -> Document:
-    """Read and parse a YAML file (UTF-8, at most :data:`MAX_BYTES`)."""
+    """Read and parse a YAML file (a regular UTF-8 file of at most :data:`MAX_BYTES`)."""
     path = Path(path)
     name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SourceError(
-                f"file is {size} bytes, more than the {MAX_BYTES // (1024 * 1024)} MiB limit",
-                hint="split it, or check that this is the file you meant",
-                location=Location(file=name),
-            )
-        raw = path.read_bytes()
+        raw = _read(path)
     except FileNotFoundError:
         raise SourceError(
             "no such file", hint="check the path", location=Location(file=name)
         ) from None
-    except IsADirectoryError:
-        raise SourceError(
-            "is a directory, not a YAML file",
-            hint="name the file itself",
-            location=Location(file=name),
-        ) from None
     except PermissionError:
         raise SourceError(
             "permission denied", hint="make the file readable", location=Location(file=name)
+        ) from None
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error
+        raise SourceError(
+            f"cannot read: {exc.strerror or exc}", hint="check the path", location=Location(name)
+        ) from None
+    except ValueError:  # a NUL byte in the path
+        raise SourceError(
+            "the path contains a NUL byte", hint="check the path", location=Location(repr(name))
         ) from None
     try:
         text = raw.decode("utf-8")
@@ -134,45 +252,51 @@ def load_file(path: str | Path) -> Document:
 
 
 def _check_expansion(data: Any, file: str) -> None:
-    """Refuse alias cycles and documents whose alias-expanded size exceeds :data:`MAX_NODES`."""
-    sizes: dict[int, int] = {}
+    """Refuse alias cycles, and documents that, with every alias expanded, nest deeper than
+    :data:`MAX_DEPTH` or have more than :data:`MAX_NODES` nodes."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (nodes, levels) of an expanded subtree
     active: set[int] = set()
 
-    def size(node: Any) -> int:
+    def at(node: Any) -> Location:
+        line, col = _own_position(node) or (None, None)
+        return Location(file=file, line=line, col=col)
+
+    def measure(node: Any, depth: int) -> tuple[int, int]:
         if not isinstance(node, Mapping | list):
-            return 1
+            return 1, 0
         key = id(node)
-        if key in sizes:
-            return sizes[key]
         if key in active:
             raise SourceError(
                 "YAML alias refers to itself (a cycle)",
                 hint="remove the recursive anchor/alias",
-                location=Location(file=file),
+                location=at(node),
             )
-        active.add(key)
-        children: Iterable[Any] = (
-            [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
-        )
-        total = 1
-        for child in children:
-            total += size(child)
-            if total > MAX_NODES:
-                raise SourceError(
-                    f"YAML expands to more than {MAX_NODES} nodes through anchors and aliases",
-                    hint="this looks like an alias bomb; write the values out",
-                    location=Location(file=file),
-                )
-        active.discard(key)
-        sizes[key] = total
-        return total
+        if key not in measured:
+            if depth > MAX_DEPTH:
+                raise _too_deep(at(node))
+            active.add(key)
+            children: Iterable[Any] = (
+                [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
+            )
+            nodes, levels = 1, 1
+            for child in children:
+                child_nodes, child_levels = measure(child, depth + 1)
+                nodes, levels = nodes + child_nodes, max(levels, child_levels + 1)
+                if nodes > MAX_NODES:
+                    raise SourceError(
+                        f"YAML expands to more than {MAX_NODES} nodes "
+                        "(an alias counts as often as it is used)",
+                        hint="this looks like an alias bomb; write the values out",
+                        location=at(node),
+                    )
+            active.discard(key)
+            measured[key] = nodes, levels
+        nodes, levels = measured[key]
+        if depth + levels - 1 > MAX_DEPTH:  # an alias repeats this subtree deeper down
+            raise _too_deep(at(node))
+        return nodes, levels
 
-    try:
-        size(data)
-    except RecursionError:
-        raise SourceError(
-            "YAML is nested too deeply", hint="flatten the structure", location=Location(file=file)
-        ) from None
+    measure(data, 1)
 
 
 def _position(container: Any, key: str | int) -> tuple[int, int] | None:

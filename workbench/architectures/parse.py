@@ -224,6 +224,12 @@ class _Parser(Collector):
                 location=self.doc.locate(("base",)),
             )
         if not declared and isinstance(self.doc.data, Mapping) and "platforms" in self.doc.data:
+            if not is_modern(base):
+                raise ArchitectureError(
+                    f"'platforms' needs base core22 or later (the base here: {base or 'none'})",
+                    hint="use 'architectures' with this base, or a newer base",
+                    location=self.doc.locate(("platforms",)),
+                )
             raise UsageError(
                 f"the {self.d.name} dialect does not read 'platforms'",
                 hint="plan it with the proposal dialect, which asks craft-platforms",

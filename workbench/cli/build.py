@@ -2,9 +2,9 @@
 
 ``build [PATH] [--step pull|build|stage|prime|pack] [--part NAME]... [--shell | --shell-after |
 --debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep]`` plus ``--memory``,
-``--cpus``, ``--export-prime``, ``--templates-dir``, ``--plan`` (print the host plan, run
-nothing) and ``--json`` (the event stream as JSON lines on stdout). ``clean [PATH]`` destroys the
-project's VM. PATH is any directory inside the project (default: the current one).
+``--cpus``, ``--disk-size``, ``--export-prime``, ``--templates-dir``, ``--plan`` (print the host
+plan, run nothing) and ``--json`` (the event stream as JSON lines on stdout). ``clean [PATH]``
+destroys the project's VM. PATH is any directory inside the project (default: the current one).
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def register(subparsers: Any) -> None:
     build.add_argument("--memory", help="VM memory, e.g. 2G (default: project hint, else 2G)")
     build.add_argument("--cpus", type=int, help="VM CPUs (default: project hint, else 2)")
     build.add_argument(
+        "--disk-size", help="VM disk, e.g. 16G (set when created, grown later, never shrunk)"
+    )
+    build.add_argument(
         "--export-prime", action="store_true", help="copy prime/ into the project directory"
     )
     build.add_argument(
@@ -84,6 +87,7 @@ def run_build(args: argparse.Namespace) -> int:
         keep=args.keep,
         memory=args.memory,
         cpus=args.cpus,
+        disk_size=args.disk_size,
         export_prime=args.export_prime,
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
         policy=Policy.from_env(os.environ),

@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
     up.add_argument("--image", help="base image (default: the instance's, else tiny)")
     up.add_argument("--memory", help="guest RAM, e.g. 1G (default: the instance's, else 1G)")
     up.add_argument("--cpus", type=int, help="guest CPUs (default: the instance's, else 2)")
+    up.add_argument(
+        "--disk-size", help="guest disk, e.g. 16G: set when created, grown later, never shrunk"
+    )
     up.add_argument("--accel", choices=ACCEL_CHOICES, help="accelerator (default: auto)")
 
     ex = action("exec", run_exec, "run a command in the VM; exit with its status")
@@ -142,6 +145,7 @@ def run_up(args: argparse.Namespace) -> int:
         image=args.image or (recorded.image if recorded else "tiny"),
         memory=args.memory or (f"{recorded.memory_mib}M" if recorded else "1G"),
         cpus=args.cpus or (recorded.cpus if recorded else 2),
+        disk_size=args.disk_size,
         accel=args.accel,
     )
     _log_to(instance)
@@ -237,7 +241,14 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    report = _instance(args).status()
+    from workbench.errors import format_error
+
+    instance = _instance(args)
+    report = instance.status()
+    died = instance.crash_error()
+    if died is not None:
+        print(format_error(died), file=sys.stderr)
+        print(died.details or "", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 0

@@ -10,9 +10,10 @@ the standard library at module level, because the guest has no host dependencies
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
 in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's
-``site-packages/workbench/lifecycle/`` (``Instance.push``) and running ``python -m
-workbench.lifecycle.guest run SPEC`` there with ``cwd=/project`` takes seconds, which is how the
-runner was developed (a full ``build`` reinstalls the wheelhouse whenever the sources change).
+``site-packages/workbench/lifecycle/`` (``Instance.push``) and running ``runuser -u workbench --
+python -m workbench.lifecycle.guest run SPEC`` there with ``cwd=/project`` (``prepare`` and
+``deliver`` as root) takes seconds, which is how the runner was developed (a full ``build``
+reinstalls the wheelhouse whenever the sources change).
 
 Importing this package loads nothing; the names below load on first use.
 """

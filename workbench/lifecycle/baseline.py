@@ -1,13 +1,15 @@
 """The base-level warm start: boot a base image once ever, then start every new project from it.
 
-The first time a base image (at a given memory and CPU count) is used, a *base instance* is booted
-cold (cloud-init), its package lists are refreshed (``apt-get update``), the workbench is injected,
-and it is stopped with a saved state; a later workbench version is injected into it the same way
-(a warm start, then saved again). A new project's instance is then a copy of that instance
-directory (overlay with the saved state, seed, keys, pinned host key) recorded as saved for the
-new project, so its first boot is a warm start instead of a cold boot. Copying, not layering: a
-qemu saved state lives inside the top qcow2 image and cannot be loaded through a backing file.
-Base instances live in ``cache_dir()/bases`` (``clean`` of a project never touches them).
+The first time a base image (at a given memory and CPU count) is used, a *base instance* is
+booted cold (cloud-init), its package lists are refreshed (``apt-get update``), the workbench is
+injected, and it is stopped with a saved state; a later workbench version is injected into it the
+same way (a warm start, then saved again). It has the read-only wheelhouse share that every build
+instance has (a saved state only loads into the same set of 9p devices). A new project's instance
+is then a copy of that instance directory (overlay with the saved state, seed, keys, pinned host
+key) recorded as saved for the new project, so its first boot is a warm start instead of a cold
+boot. Copying, not layering: a qemu saved state lives inside the top qcow2 image and cannot be
+loaded through a backing file. Base instances live in ``cache_dir()/bases`` (``clean`` of a
+project never touches them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from workbench import dirs
 from workbench.errors import VmError
+from workbench.vm.lock import LockHeld
 
 if TYPE_CHECKING:
     from workbench.lifecycle.wheelhouse import Wheelhouse
@@ -61,6 +64,7 @@ def ensure_base(
         cpus=cpus,
         notify=notify,
         instances=bases_root() / "instances",
+        shares=wheelhouse.share(),
     )
     state = base.dir.load_state() if base.dir.state_file.exists() else None
     if state is not None and state.base_sha256 != boot.sha256:
@@ -74,15 +78,17 @@ def ensure_base(
         notify(f"updating the base instance of {image} to workbench {house.key}")
     else:
         notify(f"first use of {image}: a cold boot, apt-get update, inject, saved state")
-    base.up()
     try:
+        base.up()
         if not saved:
             base.exec(REFRESH, timeout=900)
         wheelhouse.inject(base, house)
         base.dir.injected_marker.write_text(house.key + "\n")
         base.down(save=True)
+    except LockHeld:
+        raise  # another build is making this base: leave it alone
     except BaseException:
-        base.clean()
+        base.clean()  # a half-made base (even one that failed to boot) is made again next time
         raise
     return base.dir
 

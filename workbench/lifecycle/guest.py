@@ -1,16 +1,30 @@
-"""The runner executed inside the guest: ``python -m workbench.lifecycle.guest run|pack SPEC``.
+"""The runner executed inside the guest: ``python -m workbench.lifecycle.guest COMMAND SPEC``.
 
 It drives craft-parts with the parts the host resolved, keeps parts/, stage/ and prime/ in the
 work directory the host chose (on the VM disk, not the 9p share), runs from the project directory
 (``/project``, so local sources resolve as in snapcraft) and prints :mod:`~.events` lines on
 stdout; build output goes to stderr. Exit status: 0 done, 1 a step failed, 2 a bad spec.
 Only the standard library is imported at module level (craft-parts when running).
+
+The lifecycle runs as the build user (``workbench``); two short commands run as root, because
+they change the system or the host user's project share:
+
+- ``prepare`` (root): refresh apt's lists and install the build-packages (craft-parts' own
+  executor prologue: the parts' ``build-packages`` and those their plugins need), skipped when the
+  same parts were prepared before; then give the work and cache directories to the build user.
+- ``run`` (build user): pull..prime with craft-parts; stage-packages are fetched by craft-parts'
+  python-apt cache under the (user-owned) cache directory, no root needed.
+- ``pack`` (build user): meta/snap.yaml and mksquashfs into the work directory.
+- ``deliver`` (root): copy the .snap (0644) and, when asked, prime into the project share.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import pwd
 import sys
 import time
 from collections.abc import Sequence
@@ -19,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.lifecycle.events import Event, emit
-from workbench.lifecycle.pack import PackError, export_prime, pack
+from workbench.lifecycle.pack import PackError, deliver, export_prime, pack
 from workbench.lifecycle.steps import Step, step_directory
 
 APPLICATION = "workbench"
+PREPARED = "/var/lib/workbench/prepared"
+"""Digest of the parts (and target) whose build-packages ``prepare`` installed last."""
 IGNORED_SOURCES = ("*.snap", ".workbench-*", "parts", "stage", "prime")
 
 
@@ -43,6 +59,7 @@ class GuestSpec:
     snap_file: str = ""
     output_dir: str = "/project"
     export_prime: bool = False
+    user: str = "workbench"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -54,6 +71,16 @@ class GuestSpec:
     @property
     def work(self) -> Path:
         return Path(self.work_dir)
+
+    @property
+    def snap(self) -> Path:
+        """Where ``pack`` leaves the .snap on the VM disk, for ``deliver``."""
+        return self.work / "snap" / self.snap_file
+
+    def parts_digest(self) -> str:
+        """What ``prepare`` depends on: the parts and the target architecture."""
+        text = json.dumps([self.parts, self.build_for], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def packages(self) -> list[str]:
         """Every build- and stage-package the parts name (for a no-network error)."""
@@ -73,32 +100,72 @@ def _error(brief: str, **data: Any) -> Event:
     return Event("error", brief, part=part, step=step, data=data)
 
 
+def _manager(spec: GuestSpec) -> Any:
+    """The craft-parts LifecycleManager of ``spec`` (raises PartsError for invalid parts)."""
+    from craft_parts import LifecycleManager
+
+    return LifecycleManager(
+        {"parts": spec.parts},
+        application_name=APPLICATION,
+        cache_dir=Path(spec.cache_dir),
+        work_dir=spec.work,
+        arch=spec.build_for,
+        project_name=spec.name,
+        parallel_build_count=spec.cpus,
+        ignore_local_sources=list(IGNORED_SOURCES),
+    )
+
+
+def prepare(spec: GuestSpec) -> int:
+    """As root: install the build-packages unless prepared already; own the work dirs."""
+    from craft_parts import PartsError
+
+    marker = Path(PREPARED)
+    digest = spec.parts_digest()
+    started = time.monotonic()
+    if not (marker.is_file() and marker.read_text().strip() == digest):
+        _out(Event("step", "build-packages (root)", step="prepare"))
+        try:
+            lcm = _manager(spec)
+        except PartsError as err:
+            return _refused(err, spec)
+        try:
+            if spec.packages():
+                lcm.refresh_packages_list()  # before planning, as craft-parts asks
+            with lcm.action_executor():  # its prologue installs the build-packages
+                pass
+        except PartsError as err:  # apt cannot reach its mirror: the environment's fault
+            _out(_parts_error(err, spec, None, None))
+            return 1
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(digest + "\n")
+    for directory in (spec.work, Path(spec.cache_dir)):
+        directory.mkdir(parents=True, exist_ok=True)
+        give(directory, spec.user)
+    _out(Event("step", f"owned by {spec.user}", step="prepare", elapsed=time.monotonic() - started))
+    return 0
+
+
+def give(root: Path, user: str) -> None:
+    """Make ``user`` own ``root`` and everything under it (only what it does not own yet)."""
+    entry = pwd.getpwnam(user)
+    for path in (root, *root.rglob("*")):
+        info = path.lstat()
+        if (info.st_uid, info.st_gid) != (entry.pw_uid, entry.pw_gid):
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
 def run(spec: GuestSpec) -> int:
     """Run craft-parts up to ``spec.target``; 0 when every action succeeded."""
-    from craft_parts import LifecycleManager, PartsError
+    from craft_parts import PartsError
     from craft_parts import Step as PartsStep
     from craft_parts.actions import ActionType
 
     target = Step.parse(spec.target)
     try:
-        lcm = LifecycleManager(
-            {"parts": spec.parts},
-            application_name=APPLICATION,
-            cache_dir=Path(spec.cache_dir),
-            work_dir=spec.work,
-            arch=spec.build_for,
-            project_name=spec.name,
-            parallel_build_count=spec.cpus,
-            ignore_local_sources=list(IGNORED_SOURCES),
-        )
+        lcm = _manager(spec)
     except PartsError as err:  # the parts as given are invalid: the project's fault
         return _refused(err, spec)
-    try:
-        if spec.packages():
-            lcm.refresh_packages_list()  # before planning, as craft-parts asks
-    except PartsError as err:  # apt cannot reach its mirror: the environment's fault
-        _out(_parts_error(err, spec, None, None))
-        return 1
     try:
         actions = lcm.plan(PartsStep[target.name], spec.part_names or None)
     except PartsError as err:
@@ -171,31 +238,44 @@ def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None)
 
 
 def pack_snap(spec: GuestSpec) -> int:
-    """Pack prime into ``spec.snap_file`` in ``spec.output_dir``; export prime when asked."""
+    """Pack prime into ``spec.snap`` on the VM disk."""
     prime = spec.work / "prime"
     started = time.monotonic()
     _out(Event("step", "mksquashfs", step="pack"))
     try:
-        out = pack(
-            prime,
-            snap_yaml=spec.snap_yaml,
-            apps=spec.apps,
-            scratch=spec.work / "snap" / spec.snap_file,
-            output=Path(spec.output_dir) / spec.snap_file,
-        )
-        if spec.export_prime:
-            export_prime(prime, Path(spec.output_dir) / "prime")
+        pack(prime, snap_yaml=spec.snap_yaml, apps=spec.apps, snap=spec.snap)
     except (PackError, OSError) as err:
         _out(_error(f"pack failed: {err}", step="pack", directory=str(prime)))
+        return 1
+    elapsed = time.monotonic() - started
+    _out(Event("step", "mksquashfs", step="pack", elapsed=elapsed))
+    return 0
+
+
+def deliver_snap(spec: GuestSpec) -> int:
+    """As root: copy ``spec.snap`` into ``spec.output_dir``; export prime when asked."""
+    output = Path(spec.output_dir)
+    started = time.monotonic()
+    try:
+        out = deliver(spec.snap, output / spec.snap_file)
+        if spec.export_prime:
+            export_prime(spec.work / "prime", output / "prime")
+    except (PackError, OSError) as err:
+        _out(_error(f"delivering the snap failed: {err}", step="pack", directory=str(output)))
         return 1
     elapsed = time.monotonic() - started
     _out(Event("step", str(out), step="pack", elapsed=elapsed, data={"snap": str(out)}))
     return 0
 
 
+COMMANDS = {"prepare": prepare, "run": run, "pack": pack_snap, "deliver": deliver_snap}
+ROOT_COMMANDS = ("prepare", "deliver")
+"""The commands the host runs as root; the others run as the build user."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbench.lifecycle.guest")
-    parser.add_argument("command", choices=("run", "pack"))
+    parser.add_argument("command", choices=tuple(COMMANDS))
     parser.add_argument("spec", help="the GuestSpec as JSON")
     args = parser.parse_args(argv)
     try:
@@ -204,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bad spec is the host's bug; say so in one event
         _out(_error(f"bad guest spec: {type(exc).__name__}: {exc}"))
         return 2
-    return run(spec) if args.command == "run" else pack_snap(spec)
+    return COMMANDS[args.command](spec)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Packing prime into a ``.snap``: checks and the mksquashfs command (guest side, stdlib only).
 
 The host writes the snap.yaml text (:mod:`workbench.lifecycle.snapyaml`); in the guest
-:func:`pack` puts it in ``prime/meta/``, checks that every app's command exists in prime, squashes
-prime with mksquashfs on the VM disk and copies the file into the output directory (the project
-on 9p). :func:`export_prime` copies prime itself there for ``--export-prime``.
+:func:`pack` (run as the build user) puts it in ``prime/meta/``, checks that every app's command
+exists in prime and squashes prime with mksquashfs on the VM disk; :func:`deliver` (run as root:
+the project share belongs to the host's user) copies the file into the output directory (the
+project on 9p), readable by all. :func:`export_prime` copies prime itself there for
+``--export-prime``.
 """
 
 from __future__ import annotations
@@ -56,25 +58,27 @@ def missing_commands(apps: Mapping[str, Any], prime: Path) -> list[str]:
     return missing
 
 
-def pack(
-    prime: Path, *, snap_yaml: str, apps: Mapping[str, Any], scratch: Path, output: Path
-) -> Path:
-    """Write meta/snap.yaml, squash ``prime`` into ``scratch``, copy it to ``output``."""
+def pack(prime: Path, *, snap_yaml: str, apps: Mapping[str, Any], snap: Path) -> Path:
+    """Write meta/snap.yaml, squash ``prime`` into ``snap``; return ``snap``."""
     missing = missing_commands(apps, prime)
     if missing:
         raise PackError("not found in prime: " + "; ".join(missing))
     meta = prime / "meta"
     meta.mkdir(parents=True, exist_ok=True)
     (meta / "snap.yaml").write_text(snap_yaml, encoding="utf-8")
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        mksquashfs_argv(prime, scratch), capture_output=True, text=True, check=False
-    )
+    snap.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(mksquashfs_argv(prime, snap), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackError(f"mksquashfs failed: {done.stderr.strip() or done.stdout.strip()}")
+    return snap
+
+
+def deliver(snap: Path, output: Path) -> Path:
+    """Copy ``snap`` to ``output`` atomically, mode 0644 (never a root-only file)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".part")
-    shutil.copyfile(scratch, tmp)
+    shutil.copyfile(snap, tmp)
+    tmp.chmod(0o644)
     tmp.replace(output)
     return output
 

@@ -4,22 +4,45 @@
 which never changes the working directory), explodes the project's templates, resolves which
 architectures the snap claims when built on the build arch (the ``architectures`` keyword, or
 ``platforms`` on core22+), resolves the parts' advanced grammar for that build, and reads the
-``x-workbench: build-environment`` hints (memory, CPUs).
+``x-workbench: build-environment`` hints (memory, CPUs). Names that become file or directory names
+(the snap's name and version, part and app names) must follow snapcraft's naming rules, so none can
+reach outside its directory (``../``, ``/``, NUL) or be longer than a file name may be.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import ArchitectureError, Location, SourceError, UsageError
 from workbench.project import find_root, load_project
-from workbench.yamlpos import Document
+from workbench.yamlpos import Document, key_path
 
 HINTS_KEY = "x-workbench"
 HINT_KEYS = frozenset({"memory", "cpus"})
+NAMING_RULES = {
+    "name": (
+        re.compile(r"(?=.{1,40}$)(?=.*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*"),
+        "1-40 lower-case letters, digits and single inner dashes, with a letter",
+    ),
+    "version": (
+        re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?"),
+        "1-32 letters, digits and : . + ~ -, starting with a letter or digit",
+    ),
+    "app name": (
+        re.compile(r"(?=.{1,100}$)[a-zA-Z0-9](?:-?[a-zA-Z0-9])*"),
+        "letters, digits and single inner dashes, at most 100",
+    ),
+    "part name": (
+        re.compile(r"(?=.{1,100}$)[a-z0-9][a-z0-9+-]*(?:/[a-z0-9][a-z0-9+-]*)?"),
+        "lower-case letters, digits, + and -, at most 100 (TEMPLATE/NAME from a template)",
+    ),
+}
+"""snapcraft's naming rules for what becomes a file or directory name: pattern (whole value),
+description."""
 VM_ARCHS = {"amd64": ("amd64", "i386")}
 """Build-on architectures a VM of each image architecture can serve (i386 runs on amd64)."""
 
@@ -94,6 +117,8 @@ def load(
         target, claimed, reason = _legacy(document, on, build_for)
     exploded = explode(document, templates=list(templates), build_on=on, build_for=target)
     data = exploded.to_plain()
+    origins = exploded.origins
+    _check_names(data, lambda p: origins[key_path(p)].location if key_path(p) in origins else None)
     return BuildProject(
         root=root,
         file=Path(document.file),
@@ -129,6 +154,24 @@ def _check_fields(document: Document) -> None:
             hint="add parts: {NAME: {plugin: nil}}",
             location=document.locate(("parts",)) if "parts" in data else document.locate(()),
         )
+
+
+def _check_names(
+    data: Mapping[str, Any], locate: Callable[[tuple[str, ...]], Location | None]
+) -> None:
+    """Refuse a name, version, app or part name outside :data:`NAMING_RULES`."""
+    named: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("name", data["name"], ("name",)),
+        ("version", data["version"], ("version",)),
+    ]
+    named += [("app name", name, ("apps", name)) for name in data.get("apps") or {}]
+    named += [("part name", name, ("parts", name)) for name in data.get("parts") or {}]
+    for label, value, path in named:
+        pattern, rule = NAMING_RULES[label]
+        if not pattern.fullmatch(str(value)):
+            raise SourceError(
+                f"invalid {label} {str(value)[:60]!r}", hint=f"use {rule}", location=locate(path)
+            )
 
 
 def _legacy(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:

@@ -2,12 +2,14 @@
 
 :class:`Session` loads the project (found upward from any directory), plans its host actions
 (:func:`workbench.lifecycle.steps.plan`), then executes them against the project's build VM
-(:class:`workbench.vm.Instance`): boot or reuse it, install the wheelhouse once, run the guest
-runner up to the target step with parts/, stage/ and prime/ on the VM disk, pack, and leave
-``NAME_VERSION_ARCH.snap`` in the project directory through the 9p share. Every event goes to the
-listeners and to ``build.log``/``events.jsonl`` in the instance directory. A failed step leaves
-the VM up (24 h by default) and the error says how to get in; ``--shell``, ``--shell-after`` and
-``--debug`` open a shell in the failing part's directory.
+(:class:`workbench.vm.Instance`, with the wheelhouse share): boot or reuse it, install the
+wheelhouse once, run the guest runner up to the target step with parts/, stage/ and prime/ on the
+VM disk, pack, and leave ``NAME_VERSION_ARCH.snap`` in the project directory through the 9p
+share. The lifecycle, the pack and the shells run as the build user ``workbench``; only the guest
+runner's ``prepare`` (build-packages) and ``deliver`` (into the project share) run as root. Every
+event goes to the listeners and to ``build.log``/``events.jsonl`` in the instance directory. A
+failed step leaves the VM up (24 h by default) and the error says how to get in; ``--shell``,
+``--shell-after`` and ``--debug`` open a shell in the failing part's directory.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ WORK_ROOT = "/build"
 SHARE_WORK_ROOT = "/project/.workbench-work"
 PARTS_CACHE = "/var/cache/workbench/parts"
 SHELL_RC = "/run/workbench/shell.sh"
+BUILD_USER = "workbench"
+"""The guest user that runs the lifecycle and the shells (passwordless sudo, made by the seed)."""
 OUTPUT_TAIL = 25
 GUEST_ENV = {"LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class BuildOptions:
     keep: bool = False
     memory: str | None = None
     cpus: int | None = None
+    disk_size: str | None = None  # e.g. 16G: the VM's disk, grown when bigger (never shrunk)
     export_prime: bool = False
     templates: tuple[Path, ...] = ()
     from_base: bool = True  # a new instance starts from the image's saved base instance
@@ -86,19 +92,22 @@ class BuildResult:
 
 
 def shell_rc(name: str, directory: str) -> str:
-    """The guest script a root login shell sources: cd into ``directory``, name the prompt."""
+    """The guest script the build user's login shell sources: cd into ``directory``, name the
+    prompt."""
     prompt = f"{name}:\\w\\$ "
     return f"cd {shlex.quote(directory)} 2>/dev/null\nPS1={shlex.quote(prompt)}\n"
 
 
 def shell_hook_command(name: str, directory: str) -> list[str]:
-    """The guest command that installs :func:`shell_rc` for the next root shell."""
+    """The guest command (run as root) that installs :func:`shell_rc` for the build user's next
+    shell."""
     rc = shell_rc(name, directory)
     hook = f"[ -r {SHELL_RC} ] && . {SHELL_RC}"
+    bashrc = f"/home/{BUILD_USER}/.bashrc"
     script = (
         f"mkdir -p {os.path.dirname(SHELL_RC)} && printf %s {shlex.quote(rc)} > {SHELL_RC}"
-        f" && {{ grep -qsF {shlex.quote(hook)} /root/.bashrc"
-        f" || echo {shlex.quote(hook)} >> /root/.bashrc; }}"
+        f" && {{ grep -qsF {shlex.quote(hook)} {bashrc}"
+        f" || echo {shlex.quote(hook)} >> {bashrc}; }}"
     )
     return ["sh", "-c", script]
 
@@ -120,7 +129,7 @@ class Session:
         self.listeners = list(listeners)
         self.notify = notify
         self.instances = instances
-        self._shell = shell or (lambda instance: instance.shell())
+        self._shell = shell or (lambda instance: instance.shell(user=BUILD_USER))
         self.project = load(
             start,
             build_on=options.build_on,
@@ -128,6 +137,7 @@ class Session:
             templates=options.templates,
         )
         hints = self.project.hints
+        from workbench.lifecycle import wheelhouse
         from workbench.vm import Instance
 
         self.instance = Instance(
@@ -135,8 +145,10 @@ class Session:
             image=options.image,
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
             cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
+            disk_size=options.disk_size,
             notify=notify,
             instances=instances,
+            shares=wheelhouse.share(),
         )
         self._log: BuildLog | None = None
         self._error: Event | None = None
@@ -197,6 +209,7 @@ class Session:
             apps=p.data.get("apps") or {},
             snap_file=self.snap_file,
             export_prime=self.options.export_prime,
+            user=BUILD_USER,
         )
 
     # -- events ----------------------------------------------------------------------------------
@@ -227,6 +240,7 @@ class Session:
     def run(self) -> BuildResult:
         """Execute the plan; raise :class:`BuildError` (after any shell) when a step failed."""
         from workbench.lifecycle import wheelhouse
+        from workbench.vm import Status
 
         started = time.monotonic()
         self.instance.dir.create()
@@ -251,6 +265,14 @@ class Session:
                 data={"actions": [a.to_json() for a in actions]},
             )
         )
+        if self.options.disk_size and self.instance.dir.status() is Status.RUNNING:
+            self.emit(
+                Event(
+                    "host",
+                    f"disk: the VM is running: --disk-size {self.options.disk_size} applies when"
+                    " it next starts (`workbench vm down` first)",
+                )
+            )
         ok = False
         finished = False
         shell_dir: str | None = None
@@ -269,10 +291,11 @@ class Session:
                     target = self.options.step
                     if self.options.shell is ShellMode.INSTEAD:
                         target = target.previous() or target
-                    ran = self._host(action, partial(self._guest, "run", target))
+                    ran = self._host(action, partial(self._guests, ("prepare", "run"), target))
                     ok = action.skip or bool(ran)
                 elif action.name == "pack" and ok:
-                    ok = bool(self._host(action, partial(self._guest, "pack", Step.PACK)))
+                    packed = partial(self._guests, ("pack", "deliver"), Step.PACK)
+                    ok = bool(self._host(action, packed))
                     snap = p.root / self.snap_file if ok else None
                 elif action.name == "shell" and self._wants_shell(ok):
                     shell_dir = self._shell_dir(ok)
@@ -327,9 +350,14 @@ class Session:
         if not installed:
             self.emit(Event("host", f"inject: {house.key} was already in the guest"))
 
+    def _guests(self, commands: tuple[str, ...], target: Step) -> bool:
+        """Run the guest runner's ``commands`` in turn while they succeed."""
+        return all(self._guest(command, target) for command in commands)
+
     def _guest(self, command: str, target: Step) -> bool:
-        """Run the guest runner; stream its events; True when it succeeded."""
-        from workbench.lifecycle.wheelhouse import GUEST_PYTHON
+        """Run the guest runner (as root or the build user); stream its events; True when ok."""
+        from workbench.lifecycle.guest import ROOT_COMMANDS
+        from workbench.lifecycle.wheelhouse import GUEST_PYTHON, GUEST_VENV
 
         def stdout_line(line: str) -> None:
             event = parse_line(line)  # stamped on arrival: the guest clock may lag the host's
@@ -338,10 +366,13 @@ class Session:
         out = LineSplitter(stdout_line)
         err = LineSplitter(lambda line: self.emit(Event("output", line)))
         spec = self.spec(target)
+        runner = [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, spec.to_json()]
+        if command not in ROOT_COMMANDS:
+            runner = ["runuser", "-u", BUILD_USER, "--", *runner]  # keeps the environment
         result = self.instance.exec(
-            [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, spec.to_json()],
+            runner,
             cwd="/project",
-            env=GUEST_ENV,
+            env={**GUEST_ENV, "PATH": f"{GUEST_VENV}/bin:{GUEST_PATH}"},  # craftctl for scriptlets
             on_stdout=out,
             on_stderr=err,
         )

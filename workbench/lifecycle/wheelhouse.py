@@ -6,9 +6,12 @@ pip itself, for the guest's Python (CPython 3.11, manylinux x86_64: Debian 12). 
 cached under ``cache_dir()/wheelhouse/KEY``; the key is the workbench version plus a digest of its
 sources and the guest requirements, so a changed source tree gets a new wheelhouse.
 
-In the guest :func:`inject` installs it once per instance into a venv that sees Debian's
-``python3-apt`` (``--system-site-packages``, notes part 2), with ``--no-index``; a marker file
-holding the key makes later sessions skip it.
+The cache's wheelhouse root reaches the guest as a read-only 9p share (:func:`share`, mount tag
+``wheelhouse``): every instance of a build has it, so the device set, and with it the snapshot
+tag, is the same for the saved base instance and every project. In the guest :func:`inject`
+mounts it read-only, installs the wheelhouse of this key once per instance into a venv that sees
+Debian's ``python3-apt`` (``--system-site-packages``, notes part 2) with ``--no-index``, and
+unmounts it; a marker file holding the key makes later sessions skip it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from workbench import __version__, dirs
 from workbench.errors import BuildError, VmError
+from workbench.vm import qemu
 
 if TYPE_CHECKING:
     from workbench.vm import Instance
@@ -36,7 +40,8 @@ GUEST_ROOT = "/opt/workbench"
 GUEST_VENV = f"{GUEST_ROOT}/venv"
 GUEST_PYTHON = f"{GUEST_VENV}/bin/python"
 GUEST_MARKER = f"{GUEST_ROOT}/wheelhouse.key"
-GUEST_WHEELHOUSE = "/var/cache/workbench/wheelhouse"
+SHARE_TAG = "wheelhouse"
+GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 """Wheel platforms the guest (Debian 12, glibc 2.36, x86_64) accepts."""
@@ -55,6 +60,18 @@ class Wheelhouse:
     @property
     def wheels(self) -> list[Path]:
         return sorted(self.directory.glob("*.whl"))
+
+
+def wheelhouses_root() -> Path:
+    """The host directory holding every cached wheelhouse (one subdirectory per key)."""
+    return dirs.cache_dir() / "wheelhouse"
+
+
+def share() -> dict[str, Path]:
+    """The read-only 9p share every build instance gets: ``{SHARE_TAG: wheelhouses_root()}``."""
+    root = wheelhouses_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return {SHARE_TAG: root}
 
 
 def source_root() -> Path:
@@ -141,7 +158,7 @@ def ensure_wheelhouse(*, notify: Callable[[str], None] = lambda _line: None) -> 
     root = source_root()
     requirements = guest_requirements()
     key = current_key()
-    directory = dirs.cache_dir() / "wheelhouse" / key
+    directory = wheelhouses_root() / key
     house = Wheelhouse(key, directory, requirements)
     if (directory / "complete").exists():
         return house
@@ -180,19 +197,24 @@ def _run_host(argv: list[str]) -> None:
         raise VmError(f"cannot run pip for the guest wheelhouse: {exc}") from exc
 
 
-def install_script(house: Wheelhouse, remote: str) -> str:
-    """The guest shell script installing the wheelhouse at ``remote`` offline (pure)."""
+def install_script(house: Wheelhouse) -> str:
+    """The guest shell script installing ``house`` offline from the read-only share (pure)."""
+    remote = f"{GUEST_MOUNT}/{house.key}"
     pip = [GUEST_PYTHON, f"{remote}/{_pip_wheel(house).name}/pip", "install", "--no-index"]
     pip += ["--no-cache-dir", "--disable-pip-version-check", "--quiet"]
     workbench = next(w.name for w in house.wheels if w.name.startswith("workbench-"))
+    options = "ro,trans=virtio,version=9p2000.L,msize=512000"
     lines = [
         "set -e",
+        f"mkdir -p {GUEST_MOUNT}",
+        f"grep -qs ' {GUEST_MOUNT} 9p ' /proc/mounts || mount -t 9p -o {options}"
+        f" {SHARE_TAG} {GUEST_MOUNT}",
+        f"trap 'umount {GUEST_MOUNT}' EXIT",
         f"rm -rf {GUEST_VENV}",
         f"python3 -m venv --system-site-packages --without-pip {GUEST_VENV}",
         shlex.join([*pip, "--find-links", remote, *house.requirements]),
         shlex.join([*pip, "--no-deps", f"{remote}/{workbench}"]),
         f"echo {shlex.quote(house.key)} > {GUEST_MARKER}",
-        f"rm -rf {shlex.quote(remote)}",
     ]
     return "\n".join(lines)
 
@@ -211,14 +233,20 @@ def installed_key(instance: Instance) -> str | None:
 
 
 def inject(instance: Instance, house: Wheelhouse) -> bool:
-    """Install ``house`` in the guest unless it is there already; True when it installed."""
+    """Install ``house`` in the guest unless it is there already; True when it installed.
+
+    The instance must have been started with :func:`share` among its shares (a VM started
+    without it, e.g. by ``vm up``, is refused: the share cannot be added to a running qemu).
+    """
     if installed_key(instance) == house.key:
         return False
-    remote = f"{GUEST_WHEELHOUSE}/{house.key}"
-    instance.exec(["mkdir", "-p", remote], check=True)
-    for wheel in house.wheels:
-        instance.push(wheel, f"{remote}/{wheel.name}")
-    result = instance.exec(["sh", "-c", install_script(house, remote)], timeout=1800)
+    state = instance.dir.load_state()
+    if SHARE_TAG not in qemu.share_tags(state.argv if state else []):
+        raise VmError(
+            f"instance {instance.dir.name} was started without the wheelhouse share",
+            hint="stop it (`workbench vm down`) and build again: a build starts it with the share",
+        )
+    result = instance.exec(["sh", "-c", install_script(house)], timeout=1800)
     if result.exit_status != 0:
         raise BuildError(
             "installing workbench in the guest failed",

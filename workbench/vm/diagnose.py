@@ -3,6 +3,11 @@
 :data:`FAILURES` is the table, in priority order (a missing backing file also mentions the overlay,
 so it comes first; out-of-memory panics come before generic panics). :func:`diagnose` is pure;
 :func:`explain` reads an instance's logs and returns the one line a user needs.
+
+Before a launch, :func:`memory_notice` compares the guest RAM asked for with the host's
+``MemAvailable``. It warns and does not refuse: qemu reserves guest RAM lazily, a build guest
+rarely touches all of it, and what is available moves with the other VMs. A size the host cannot
+reserve at all is refused by qemu itself, and that refusal is diagnosed from the table.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ FAILURES: tuple[Failure, ...] = (
         "overlay-corrupt",
         (QEMU,),
         r"Image is not in qcow2 format|qcow2: Image is corrupt|Could not read qcow2 header"
-        r"|qcow2 header (?:exceeds|too short)",
+        r"|qcow2 header (?:exceeds|too short)|errors were found on the image",
         "the instance's disk (overlay.qcow2) is corrupt",
         "run `vm clean` then `vm up` (`qemu-img check -r all` may repair it)",
     ),
@@ -77,7 +82,8 @@ FAILURES: tuple[Failure, ...] = (
         (QEMU, SERIAL, ERROR),
         r"No space left on device",
         "disk full (the guest's root file system, or the host disk under the cache)",
-        "delete files in the guest, free host space, or `vm clean` for a fresh disk",
+        "give the instance a bigger disk (`vm down`, then `vm up --disk-size 16G`), delete files"
+        " in the guest, or free host space",
     ),
     Failure(
         "snapshot-incompatible",
@@ -156,3 +162,24 @@ def explain(error: str, *, qemu_log: Path, serial_log: Path) -> Diagnosis | None
     """Diagnose ``error`` together with an instance's qemu and serial logs."""
     texts = {ERROR: error, QEMU: tail(qemu_log, 200), SERIAL: tail(serial_log, 400)}
     return diagnose(texts, {QEMU: qemu_log, SERIAL: serial_log})
+
+
+def memory_notice(memory_mib: int, meminfo: str) -> str | None:
+    """A warning when ``memory_mib`` exceeds ``MemAvailable`` in ``meminfo`` (pure)."""
+    kib = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+):\s+(\d+) kB$", meminfo, re.MULTILINE)}
+    if "MemAvailable" not in kib or memory_mib * 1024 <= kib["MemAvailable"]:
+        return None
+    available, total = kib["MemAvailable"] // 1024, kib.get("MemTotal", 0) // 1024
+    return (
+        f"the guest's {memory_mib} MiB of RAM is more than the host has available "
+        f"({available} MiB of {total} MiB): the guest or qemu may be killed when it uses it; "
+        "use a smaller --memory or stop other VMs"
+    )
+
+
+def host_meminfo() -> str:
+    """The host's /proc/meminfo ('' where there is none)."""
+    try:
+        return Path("/proc/meminfo").read_text(encoding="ascii")
+    except OSError:
+        return ""

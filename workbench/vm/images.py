@@ -36,6 +36,8 @@ from workbench.vm.builders.session import BuildSession
 from workbench.vm.download import download
 
 ROLES = ("disk", "kernel", "initrd")
+VERIFIED_FILE = "verified.json"  # file stats at the last successful sha256 check
+RACY_SECONDS = 2.0
 FILE_NAMES = {"disk": "disk.qcow2", "kernel": "vmlinuz", "initrd": "initrd.img"}
 PACKAGED_INDEX = Path(__file__).with_name("images.json")
 ENTRY_KEYS = {"description", "arch", "source", "append", "user", "ready_command"}
@@ -364,12 +366,23 @@ def ensure_image(
 
 
 def verify(image: BootImage) -> None:
-    """Raise VmError if a file of ``image`` is missing or the files no longer match its sha256."""
+    """Raise VmError if a file of ``image`` is missing or the files no longer match its sha256.
+
+    The hashes are computed again only when a file's size, mtime or inode changed since the last
+    successful check (recorded next to the disk in ``verified.json``), so that a warm start does
+    not pay for hashing a multi-GiB disk. Files changed in the last :data:`RACY_SECONDS` are not
+    recorded (a change within the same clock tick would not move their mtime).
+    """
     paths = {"disk": image.disk, "kernel": image.kernel, "initrd": image.initrd}
-    hint = f"rebuild or download it again: workbench vm image build {image.name}"
+    hint = f"rebuild it: python -m workbench vm image build --rebuild {image.name}"
     for path in paths.values():
         if not path.is_file():
             raise VmError(f"image {image.name}: {path} is missing", hint=hint)
+    stamps = {role: _stat_stamp(path) for role, path in paths.items()}
+    record = image.disk.with_name(VERIFIED_FILE)
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(record.read_text()) == {"sha256": image.sha256, "stat": stamps}:
+            return
     got = identity({role: sha256_file(path) for role, path in paths.items()})
     if got != image.sha256:
         raise VmError(
@@ -377,6 +390,17 @@ def verify(image: BootImage) -> None:
             f"not {image.sha256[:16]}…",
             hint=hint,
         )
+    if any(stamp[1] / 1e9 > time.time() - RACY_SECONDS for stamp in stamps.values()):
+        return
+    with contextlib.suppress(OSError):
+        scratch = record.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"sha256": image.sha256, "stat": stamps}))
+        scratch.replace(record)
+
+
+def _stat_stamp(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
 def list_images() -> list[ImageInfo]:

@@ -48,6 +48,7 @@ class InstanceState:
     base_sha256: str
     memory_mib: int
     cpus: int
+    disk_mib: int | None = None  # the overlay's virtual size (None: made before it was recorded)
     state: str = "stopped"  # last recorded intent: starting|running|failed|stopped|saved
     pid: int | None = None
     pid_start: int | None = None

@@ -3,7 +3,9 @@
 The lock file holds ``PID START_TIME`` of its owner. A lock is held while that exact process (same
 pid *and* same start time, so a recycled pid does not count) is alive and not a zombie. A lock
 whose owner is gone is stale: the next :meth:`InstanceLock.acquire` takes it over and says so.
-Reading and rewriting the file happens under ``flock`` so two launches cannot both win.
+Reading, rewriting and removing the file happen under ``flock`` (on the file the path names at
+that moment) so two launches cannot both win, and :meth:`InstanceLock.release` never frees a lock
+that another live process holds (``vm down`` while another process's ``up`` is starting).
 """
 
 from __future__ import annotations
@@ -76,10 +78,19 @@ class InstanceLock:
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
+        """The lock file, flocked; reopened when it was removed while we waited for it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
+            os.close(fd)
+        try:
             yield fd
         finally:
             os.close(fd)
@@ -126,5 +137,10 @@ class InstanceLock:
             self._write(fd, owner)
 
     def release(self) -> None:
-        """Free the lock."""
-        self.path.unlink(missing_ok=True)
+        """Free the lock, unless another live process holds it."""
+        if not self.path.exists():
+            return
+        with self._locked() as fd:
+            owner = self._read(fd)
+            if owner is None or owner == ProcessRef.current() or not owner.alive():
+                self.path.unlink()

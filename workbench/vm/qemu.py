@@ -2,7 +2,8 @@
 
 The guest boots its kernel and initrd directly from the overlay disk (``/dev/vda``) with the seed
 ISO as the second virtio drive, user networking with SSH forwarded from ``127.0.0.1`` only, the
-serial console to ``serial.log``, QMP on a unix socket (no HMP monitor), and the project on 9p.
+serial console to ``serial.log``, QMP on a unix socket (no HMP monitor), the project on 9p, and
+optional extra 9p shares that the guest can only read (``readonly=on``: e.g. the wheelhouse).
 
 9p security model: ``none``. Files the guest writes land on the host with the guest's mode bits,
 owned by the user running qemu, so the host can use what the guest builds as is. ``mapped-xattr``
@@ -20,6 +21,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench.errors import VmError
 from workbench.vm.accel import accel_args
@@ -48,6 +50,7 @@ class QemuConfig:
     machine: str = MACHINE
     binary: str = "qemu-system-x86_64"
     loadvm: str | None = None
+    shares: tuple[tuple[str, Path], ...] = ()  # read-only 9p exports: (mount tag, host path)
 
 
 def binary_for(arch: str) -> str:
@@ -109,9 +112,21 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
             "-virtfs",
             f"local,path={cfg.project},mount_tag=project,security_model=none,id=project",
         ]
+    for tag, path in cfg.shares:
+        escaped = str(path).replace(",", ",,")
+        argv += [
+            "-virtfs",
+            f"local,path={escaped},mount_tag={tag},security_model=none,readonly=on,id={tag}",
+        ]
     if cfg.loadvm:
         argv += ["-loadvm", cfg.loadvm]
     return argv
+
+
+def share_tags(argv: list[str]) -> list[str]:
+    """The 9p mount tags of a qemu command line, sorted (pure; part of every snapshot tag)."""
+    found = re.findall(r"(?:^|,)mount_tag=([^,]+)", "\n".join(argv), flags=re.MULTILINE)
+    return sorted(found)
 
 
 def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -166,26 +181,69 @@ def _qemu_img(argv: list[str], *, failure: str, hint: str) -> str:
     return done.stdout
 
 
-def create_overlay(overlay: Path, base: Path) -> None:
-    """``qemu-img create`` a qcow2 overlay of ``base`` (backing format given explicitly)."""
+def create_overlay(overlay: Path, base: Path, size_mib: int | None = None) -> None:
+    """``qemu-img create`` a qcow2 overlay of ``base`` (backing format given explicitly), of
+    virtual size ``size_mib`` (default: the base's)."""
     _qemu_img(
-        ["create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(overlay)],
+        ["create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(overlay)]
+        + ([f"{size_mib}M"] if size_mib else []),
         failure=f"cannot create the overlay {overlay}",
         hint="check that the base image exists (vm image build)",
     )
 
 
-def backing_file(overlay: Path) -> str | None:
-    """The backing file name recorded in ``overlay``'s header (None: a standalone image)."""
-    info = json.loads(
-        _qemu_img(
-            ["info", "-U", "--output=json", str(overlay)],
-            failure=f"cannot read the overlay {overlay}",
-            hint="run `vm clean` then `vm up` to recreate the instance",
+def grow_overlay(overlay: Path, size_mib: int) -> None:
+    """Grow the virtual disk ``overlay`` to ``size_mib`` (qemu must not be running)."""
+    _qemu_img(
+        ["resize", "-q", "-f", "qcow2", str(overlay), f"{size_mib}M"],
+        failure=f"cannot resize the overlay {overlay}",
+        hint="run `vm down` first",
+    )
+
+
+def _info(image: Path, what: str) -> dict[str, Any]:
+    return dict(
+        json.loads(
+            _qemu_img(
+                ["info", "-U", "--output=json", str(image)],
+                failure=f"cannot read the {what} {image}",
+                hint="run `vm clean` then `vm up` to recreate the instance",
+            )
         )
     )
-    name = info.get("backing-filename")
+
+
+def backing_file(overlay: Path) -> str | None:
+    """The backing file name recorded in ``overlay``'s header (None: a standalone image)."""
+    name = _info(overlay, "overlay").get("backing-filename")
     return str(name) if name else None
+
+
+def virtual_mib(image: Path) -> int:
+    """The virtual size of the disk image ``image`` in MiB (rounded up)."""
+    return -(-int(_info(image, "disk image")["virtual-size"]) // 2**20)
+
+
+def check_disk(overlay: Path) -> str | None:
+    """What ``qemu-img check`` finds wrong in ``overlay`` or its backing chain; None: usable.
+
+    Leaked clusters alone (exit status 3, e.g. after qemu was killed) waste space but lose no data.
+    """
+    try:
+        done = subprocess.run(
+            ["qemu-img", "check", "-f", "qcow2", str(overlay)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise VmError(f"cannot run qemu-img check: {exc}", hint="install qemu-utils") from exc
+    if done.returncode in (0, 3):
+        return None
+    return (done.stderr.strip() + "\n" + done.stdout.strip()).strip() or (
+        f"qemu-img check {overlay} exited with status {done.returncode}"
+    )
 
 
 def repoint_overlay(overlay: Path, base: Path) -> None:

@@ -7,13 +7,25 @@ alive. A failure carries the diagnosis (:mod:`workbench.vm.diagnose`) and the lo
 up for debugging when it is still alive. ``down --save`` stores a warm-start state that the next
 ``up`` loads when its tag still matches. The instance directory is the only state: a second
 :class:`Instance` for the same project (another process, the CLI) sees the same instance.
+
+Before qemu starts, ``up`` refuses a base image whose files no longer match its sha256 and an
+overlay that fails ``qemu-img check`` (corrupt, truncated, missing, or its backing file gone),
+and warns when the guest RAM asked for exceeds the host's available memory. Faults later on:
+qemu runs in its own session, so a terminal's Ctrl-C never reaches it. Ctrl-C during ``up``
+stops the qemu it started (SIGTERM, then SIGKILL) and frees the lock; a warm state it started
+from stays for the next ``up``. Ctrl-C during ``exec`` ends only the client: qemu keeps running
+and holding the lock, and the guest command runs on to its end (no pty, so no hangup). A lost
+SSH connection fails the command at once; when qemu is gone, the error says the VM died, with
+the last lines of its logs, and ``up`` boots it again from its overlay.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +41,7 @@ from workbench.vm import accel as accel_mod
 from workbench.vm import diagnose, qemu
 from workbench.vm.instance import InstanceDir, InstanceState, Status
 from workbench.vm.lock import ProcessRef
-from workbench.vm.qmp import Qmp, SnapshotEntry, parse_snapshots, shutdown
+from workbench.vm.qmp import Qmp, SnapshotEntry, parse_snapshots, shutdown, wait_exit
 from workbench.vm.readiness import Check, QemuExited, run_checks
 from workbench.vm.snapshots import (
     AFTER_LOAD,
@@ -39,7 +51,14 @@ from workbench.vm.snapshots import (
     check_name,
     mismatches,
 )
-from workbench.vm.ssh import Completed, HostKeyChanged, Sink, SshExecutor, known_hosts_line
+from workbench.vm.ssh import (
+    Completed,
+    ConnectionLost,
+    HostKeyChanged,
+    Sink,
+    SshExecutor,
+    known_hosts_line,
+)
 
 if TYPE_CHECKING:
     from workbench.vm.images import BootImage
@@ -49,13 +68,14 @@ log = logging.getLogger(__name__)
 LOGIN_USER = "root"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 _MEMORY = re.compile(r"(\d+)\s*([MmGg]?)(?:i?[Bb])?")
+_SHARE_TAG = re.compile(r"[a-z][a-z0-9_-]{0,30}")
 
 
-def parse_memory(text: str | int) -> int:
-    """MiB from ``1G``, ``512M``, ``2GiB`` or a plain number of MiB."""
+def parse_memory(text: str | int, *, what: str = "memory size") -> int:
+    """MiB from ``1G``, ``512M``, ``2GiB`` or a plain number of MiB (``what``: for the error)."""
     match = _MEMORY.fullmatch(str(text).strip())
     if not match or int(match.group(1)) == 0:
-        raise UsageError(f"invalid memory size {text!r}", hint="use e.g. 512M or 2G")
+        raise UsageError(f"invalid {what} {text!r}", hint="use e.g. 512M or 2G")
     number, unit = int(match.group(1)), match.group(2).upper()
     return number * 1024 if unit == "G" else number
 
@@ -113,6 +133,7 @@ class StatusReport:
     accel: str | None = None
     memory_mib: int | None = None
     cpus: int | None = None
+    disk_mib: int | None = None
     snapshots: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -120,7 +141,11 @@ class StatusReport:
 
 
 class Instance:
-    """The build VM of one project (a context manager that stops what it started)."""
+    """The build VM of one project (a context manager that stops what it started).
+
+    ``shares``: extra host directories exported read-only over 9p by mount tag (the guest mounts
+    them when it needs them); they are part of every snapshot tag, like the project share.
+    """
 
     def __init__(
         self,
@@ -129,12 +154,14 @@ class Instance:
         image: str | BootImage = "tiny",
         memory: str | int = "1G",
         cpus: int = 2,
+        disk_size: str | int | None = None,
         accel: str | None = None,
         ssh_port: int | None = None,
         extra_append: str = "",
         qemu_binary: str | None = None,
         msize: int = 512000,
         share_project: bool = True,
+        shares: Mapping[str, Path] | None = None,
         timeouts: Timeouts = Timeouts(),
         listener: Listener = ignore,
         notify: Callable[[str], None] | None = None,
@@ -149,12 +176,14 @@ class Instance:
         if cpus < 1:
             raise UsageError(f"invalid CPU count {cpus}", hint="use 1 or more")
         self.cpus = cpus
+        self.disk_mib = None if disk_size is None else parse_memory(disk_size, what="disk size")
         self.accel = accel
         self.ssh_port = ssh_port
         self.extra_append = extra_append
         self.qemu_binary = qemu_binary
         self.msize = msize
         self.share_project = share_project
+        self.shares = _read_only_shares(shares or {})
         self.timeouts = timeouts
         self.listener = listener
         self.notify = notify or (lambda line: print(f"workbench: {line}", file=sys.stderr))
@@ -213,6 +242,7 @@ class Instance:
             accel=state.accel if state else None,
             memory_mib=state.memory_mib if state else None,
             cpus=state.cpus if state else None,
+            disk_mib=state.disk_mib if state else None,
             snapshots=sorted(state.snapshots) if state else [],
         )
 
@@ -287,15 +317,50 @@ class Instance:
                 qemu.repoint_overlay(d.overlay, image.disk)
         if state is None:
             if not d.overlay.exists():
-                qemu.create_overlay(d.overlay, image.disk)
+                qemu.create_overlay(d.overlay, image.disk, self._disk_mib(image, None))
             state = InstanceState(
                 project=str(self.project),
                 image=image.name,
                 base_sha256=image.sha256,
                 memory_mib=self.memory_mib,
                 cpus=self.cpus,
+                disk_mib=qemu.virtual_mib(d.overlay),
             )
+        else:
+            state = self._checked_disk(image, state)
         return replace(state, memory_mib=self.memory_mib, cpus=self.cpus)
+
+    def _disk_mib(self, image: BootImage, current: int | None) -> int | None:
+        """The disk size asked for, if any; never below the base image's or the current size."""
+        if self.disk_mib is None:
+            return None
+        floor = max(qemu.virtual_mib(image.disk), current or 0)
+        if self.disk_mib < floor:
+            raise UsageError(
+                f"disk size {self.disk_mib} MiB is below this instance's minimum of {floor} MiB"
+                " (the base image's size, or the disk's current size: a disk never shrinks)",
+                hint=f"use --disk-size {floor}M or more, or `vm clean` for a new disk",
+            )
+        return self.disk_mib
+
+    def _checked_disk(self, image: BootImage, state: InstanceState) -> InstanceState:
+        """``state`` once its overlay passed ``qemu-img check`` and grew to the size asked for.
+
+        A disk that fails the check is refused before qemu starts; qemu-img's words go to
+        ``qemu.log`` (this launch's log) so the diagnosis and ``vm logs`` show them.
+        """
+        d = self.dir
+        problem = qemu.check_disk(d.overlay)
+        if problem:
+            d.qemu_log.write_text(problem + "\n", encoding="utf-8")
+            brief = f"the disk of instance {d.name} failed its check: {problem.splitlines()[0]}"
+            raise self._fail(VmError(brief))
+        current = qemu.virtual_mib(d.overlay)
+        wanted = self._disk_mib(image, current)
+        if wanted is not None and wanted > current:
+            qemu.grow_overlay(d.overlay, wanted)
+            self.notify(f"grew the disk of {d.name} from {current} to {wanted} MiB")
+        return replace(state, disk_mib=wanted or current)
 
     def up(self) -> None:
         """Start the instance and wait until the guest is ready (refused when already locked)."""
@@ -303,9 +368,16 @@ class Instance:
         notice = self.dir.lock.acquire(ProcessRef.current())
         if notice:
             self.notify(notice)
+        from workbench.vm.images import verify
+
+        previous = self._state()
         try:
+            memory = diagnose.memory_notice(self.memory_mib, diagnose.host_meminfo())
+            if memory:
+                self.notify(memory)
             image = self._boot_image()
             state = self._prepare(image)
+            verify(image)
             binary = self.qemu_binary or qemu.binary_for(image.arch)
             choice = accel_mod.choose(
                 self.accel,
@@ -314,7 +386,8 @@ class Instance:
                 cache=dirs.cache_dir() / "accel.json",
                 notify=self.notify,
             )
-            tag = _tag(image.sha256, self.memory_mib, self.cpus, binary)
+            tags = [*(["project"] if self.share_project else []), *(t for t, _ in self.shares)]
+            tag = _tag(image.sha256, state, binary, sorted(tags))
             warm = None
             if state.state == "saved":
                 problems = mismatches(SnapshotTag.from_json(state.snapshots.get(WARM, {})), tag)
@@ -334,11 +407,30 @@ class Instance:
                     raise
                 self.notify(f"cold boot: qemu could not load the saved state ({found.evidence})")
                 self._launch(image, state, binary, choice.accel, None)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self._abandon_launch(saved=previous is not None and previous.state == "saved")
             if not self._alive(self._state()):
                 self.dir.lock.release()
             raise
         self._started = True
+
+    def _abandon_launch(self, *, saved: bool) -> None:
+        """After Ctrl-C during ``up``: stop the qemu it started (a half-booted guest serves no
+        one); ``saved``: the warm state it came from is still there for the next ``up``.
+
+        SIGTERM, not QMP: qemu exits cleanly on it (disk flushed), and the interrupt may have
+        hit this process halfway through importing the QMP client, leaving it unusable.
+        """
+        state = self._state()
+        ref = state.qemu if state else None
+        if state is None or ref is None or not self._alive(state):
+            return
+        os.kill(ref.pid, signal.SIGTERM)
+        if not wait_exit(ref, self.timeouts.quit):
+            os.kill(ref.pid, signal.SIGKILL)
+            wait_exit(ref, 5.0)
+        self.dir.save_state(replace(state, state="saved" if saved else "stopped"))
 
     def _launch(
         self, image: BootImage, state: InstanceState, binary: str, accel: str, warm: str | None
@@ -364,6 +456,7 @@ class Instance:
             cpus=self.cpus,
             binary=binary,
             loadvm=warm,
+            shares=self.shares,
         )
         argv = qemu.qemu_argv(cfg)
         d.qmp_socket.unlink(missing_ok=True)
@@ -418,7 +511,10 @@ class Instance:
             return True
 
         def ready(left: float) -> bool:
-            result = ssh.run(image.ready_command, timeout=left)
+            try:
+                result = ssh.run(image.ready_command, timeout=left)
+            except ConnectionLost:
+                return False  # the next attempt logs in again
             if result.exit_status != 0 and _uses_cloud_init(image):
                 # `cloud-init status --wait` only returns once cloud-init has finished: a
                 # non-zero status is its final word, not "not yet".
@@ -486,10 +582,7 @@ class Instance:
             return self._ssh
         state = self._require_state()
         if not self._alive(state) or state.port is None:
-            raise VmError(
-                f"instance {self.dir.name} is not running (status: {self.dir.status()})",
-                hint="run `vm up` first",
-            )
+            raise self._not_running()
         self._ssh = SshExecutor(
             port=state.port, user=LOGIN_USER, key=self.dir.ssh_key, known_hosts=self.dir.known_hosts
         )
@@ -507,10 +600,17 @@ class Instance:
         on_stdout: Sink | None = None,
         on_stderr: Sink | None = None,
     ) -> Completed:
-        """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError."""
-        result = self._executor().run(
-            argv, env=env, cwd=cwd, timeout=timeout, on_stdout=on_stdout, on_stderr=on_stderr
-        )
+        """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError.
+
+        A lost connection raises :class:`~workbench.vm.ssh.ConnectionLost`, or the error saying
+        the VM died when qemu is gone.
+        """
+        try:
+            result = self._executor().run(
+                argv, env=env, cwd=cwd, timeout=timeout, on_stdout=on_stdout, on_stderr=on_stderr
+            )
+        except ConnectionLost as err:
+            raise self.crash_error() or err from err
         if check and result.exit_status != 0:
             try:
                 result.check()
@@ -522,9 +622,23 @@ class Instance:
         """The known failure behind ``text`` (e.g. a failed command's stderr), if any."""
         return diagnose.explain(text, qemu_log=self.dir.qemu_log, serial_log=self.dir.serial_log)
 
-    def shell(self) -> int:
-        """An interactive root shell in the guest on this terminal; its exit status."""
-        return self._executor().shell()
+    def shell(self, *, user: str = LOGIN_USER) -> int:
+        """An interactive login shell as ``user`` in the guest on this terminal; its exit status.
+
+        ``user``: root or the image's user (the seed authorizes the instance key for both).
+        """
+        if user == LOGIN_USER:
+            return self._executor().shell()
+        state = self._running()
+        assert state.port is not None
+        ssh = SshExecutor(
+            port=state.port, user=user, key=self.dir.ssh_key, known_hosts=self.dir.known_hosts
+        )
+        try:
+            ssh.connect()
+            return ssh.shell()
+        finally:
+            ssh.close()
 
     def push(self, src: Path, dst: str) -> None:
         """Copy the host file ``src`` to ``dst`` in the guest."""
@@ -540,16 +654,33 @@ class Instance:
 
     def _running_tag(self, state: InstanceState) -> SnapshotTag:
         binary = state.argv[0] if state.argv else qemu.binary_for("amd64")
-        return _tag(state.base_sha256, state.memory_mib, state.cpus, binary)
+        shares = qemu.share_tags(state.argv)
+        return _tag(state.base_sha256, state, binary, shares)
 
     def _running(self) -> InstanceState:
         state = self._require_state()
         if not self._alive(state):
-            raise VmError(
-                f"instance {self.dir.name} is not running (status: {self.dir.status()})",
-                hint="run `vm up` first",
-            )
+            raise self._not_running()
         return state
+
+    def _not_running(self) -> WorkbenchError:
+        return self.crash_error() or VmError(
+            f"instance {self.dir.name} is not running (status: {self.dir.status()})",
+            hint="run `vm up` first",
+        )
+
+    def crash_error(self) -> WorkbenchError | None:
+        """If the VM died (qemu gone while starting or running): the error saying so, with the
+        last lines of its logs; else None."""
+        state = self._state()
+        if state is None or self.dir.status() is not Status.CRASHED:
+            return None
+        return self._fail(
+            VmError(
+                f"the VM of instance {self.dir.name} died: its qemu (pid {state.pid}) is gone",
+                hint="`vm up` starts it again from its disk; `vm logs` shows the logs",
+            )
+        )
 
     def _save_vm(self, name: str, state: InstanceState) -> InstanceState:
         ssh = self._executor()
@@ -701,9 +832,34 @@ def clean_everything() -> list[str]:
     return removed
 
 
-def _tag(base_sha256: str, memory_mib: int, cpus: int, binary: str) -> SnapshotTag:
-    """The tag a state saved now, with these settings, gets."""
-    return SnapshotTag(base_sha256, memory_mib, cpus, qemu.MACHINE, qemu.qemu_version(binary))
+def _tag(base_sha256: str, state: InstanceState, binary: str, shares: list[str]) -> SnapshotTag:
+    """The tag a state saved now, with ``state``'s settings and these 9p mount tags, gets."""
+    version = qemu.qemu_version(binary)
+    return SnapshotTag(
+        base_sha256,
+        state.memory_mib,
+        state.cpus,
+        qemu.MACHINE,
+        version,
+        ",".join(shares),
+        state.disk_mib,
+    )
+
+
+def _read_only_shares(shares: Mapping[str, Path]) -> tuple[tuple[str, Path], ...]:
+    """``shares`` checked (mount tags, existing directories) and sorted by tag."""
+    out = []
+    for tag, path in sorted(shares.items()):
+        if not _SHARE_TAG.fullmatch(tag) or tag == "project":
+            raise UsageError(
+                f"invalid share tag {tag!r}",
+                hint="lower-case letters, digits, '_' and '-', at most 31; not 'project'",
+            )
+        resolved = Path(path).resolve()
+        if not resolved.is_dir():
+            raise UsageError(f"share {tag}: {resolved} is not a directory")
+        out.append((tag, resolved))
+    return tuple(out)
 
 
 def _offline_snapshots(overlay: Path) -> list[SnapshotEntry]:

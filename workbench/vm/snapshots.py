@@ -2,7 +2,8 @@
 
 A qemu VM state only loads into the same virtual hardware and the same disk lineage. Every saved
 state is recorded with a :class:`SnapshotTag` (base image sha256, memory, CPUs, machine type, qemu
-version); :func:`mismatches` lists what differs, and a state with any difference is never loaded.
+version, the 9p mount tags: a state saved with one set of 9p devices does not load into
+another); :func:`mismatches` lists what differs, and a state with any difference is never loaded.
 The guest-side steps around savevm/loadvm are data here too: 9p must be unmounted before
 ``savevm`` (qemu blocks migration while it is mounted) and the clock reset after ``loadvm``.
 """
@@ -19,7 +20,7 @@ WARM = "warm"  # the state `down --save` stores and the next `up` starts from
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
-BEFORE_SAVE: tuple[tuple[str, ...], ...] = (("sh", "-c", "umount /project 2>/dev/null; sync"),)
+BEFORE_SAVE: tuple[tuple[str, ...], ...] = (("sh", "-c", "umount -a -t 9p 2>/dev/null; sync"),)
 AFTER_LOAD: tuple[tuple[str, ...], ...] = (("hwclock", "--hctosys"),)
 
 
@@ -32,6 +33,8 @@ class SnapshotTag:
     cpus: int
     machine: str
     qemu_version: str
+    shares: str = "project"  # the 9p mount tags, comma-separated and sorted
+    disk_mib: int | None = None  # loadvm also restores the disk's virtual size of that time
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import paramiko
 
 Sink = Callable[[str], None]
+_TURNED_AWAY = "Error reading SSH protocol banner"  # paramiko: closed before the banner came
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Completed:
 
 class HostKeyChanged(VmError):
     """The guest presented a host key other than the pinned one."""
+
+
+class ConnectionLost(VmError):
+    """The SSH connection ended while a command ran (the guest's sshd or the VM went away)."""
 
 
 def command_line(
@@ -146,7 +151,23 @@ class SshExecutor:
         self._client: paramiko.SSHClient | None = None
 
     def connect(self, timeout: float = 20.0) -> None:
-        """Log in (raises VmError; a changed or unknown host key is refused)."""
+        """Log in (raises VmError; a changed or unknown host key is refused).
+
+        A connection closed before the guest's banner is retried until ``timeout``: just after
+        boot, the connections the banner probe left queued in qemu's user network reach the
+        guest's sshd at once, and dropbear turns away more than 5 unauthenticated ones per
+        address for a moment.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                return self._login(max(end - time.monotonic(), 1.0))
+            except VmError as err:
+                if _TURNED_AWAY not in err.brief or time.monotonic() + 0.5 >= end:
+                    raise
+            time.sleep(0.5)
+
+    def _login(self, timeout: float) -> None:
         import paramiko
 
         _quiet_library_log()
@@ -250,6 +271,11 @@ class SshExecutor:
                     )
                 select.select([chan], [], [], 0.05)
             status = chan.recv_exit_status()
+            if status == -1 and not self.connected:  # closed with no exit status: no answer
+                raise ConnectionLost(
+                    f"the SSH connection to the guest was lost while `{shlex.join(argv)}` ran",
+                    hint="the guest's SSH server or the VM stopped; `vm status` says which",
+                )
         finally:
             chan.close()
         result = Completed(list(argv), status, "".join(out), "".join(err))

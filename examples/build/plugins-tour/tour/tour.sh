@@ -1,0 +1,2 @@
+#!/bin/sh
+cat "${SNAP:-$(dirname "$0")/..}/share/tour/report.txt"
