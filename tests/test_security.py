@@ -39,9 +39,11 @@ def running(vm_env: VmEnv, tiny_image: BootImage) -> Iterator[Instance]:
     wheels = vm_env.project("wheels", {"wheel.txt": "read only\n"})
     project = vm_env.project("secure", {"inside.txt": "in the project\n"})
     vm = vm_env.instance(project, tiny_image, shares={"wheels": wheels})
-    vm.up()
-    yield vm
-    vm.clean()
+    try:
+        vm.up()
+        yield vm
+    finally:
+        vm.clean()
 
 
 def qemu_pid(vm: Instance) -> int:
