@@ -459,7 +459,10 @@ def test_cli_usage_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: no instance for ")
-    assert not (tmp_path / "cache" / "instances").exists()  # reading never creates anything
+    proc = subprocess.run([*run, "down"], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.endswith(": not running\n")
+    assert not (tmp_path / "cache" / "instances").exists()  # these never create anything
 
 
 def test_clean_all_removes_instances_and_base_images(tmp_path: Path) -> None:

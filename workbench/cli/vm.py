@@ -100,8 +100,9 @@ def _instance(args: argparse.Namespace, **options: Any) -> Instance:
 
 
 def _log_to(instance: Instance) -> None:
-    """Record this command in the instance's ``workbench.log``."""
-    instance.dir.create()
+    """Record this command in the instance's ``workbench.log`` (when the instance exists)."""
+    if not instance.dir.root.is_dir():
+        return
     handler = logging.FileHandler(instance.dir.workbench_log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("workbench")
@@ -148,6 +149,7 @@ def run_up(args: argparse.Namespace) -> int:
         disk_size=args.disk_size,
         accel=args.accel,
     )
+    instance.dir.create()
     _log_to(instance)
     instance.up()
     report = instance.status()

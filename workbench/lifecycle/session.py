@@ -424,6 +424,9 @@ class Session:
         if error.data.get("hint"):
             hint = f"{error.data['hint']}; {hint}"
         details = [error.data.get("details") or "", *self._tail]
+        known = self.instance.explain("\n".join([error.message, *details]))
+        if known is not None:  # e.g. the guest disk is full: say so, with the fix
+            hint = f"{known.failure.cause}; fix: {known.failure.fix}; {hint}"
         details.append(f"build log: {self.instance.dir.build_log}")
         return BuildError(
             f"{where + ': ' if where else ''}{error.message}",

@@ -82,8 +82,8 @@ FAILURES: tuple[Failure, ...] = (
         (QEMU, SERIAL, ERROR),
         r"No space left on device",
         "disk full (the guest's root file system, or the host disk under the cache)",
-        "give the instance a bigger disk (`vm down`, then `vm up --disk-size 16G`), delete files"
-        " in the guest, or free host space",
+        "give the instance a bigger disk (`vm down`, then `vm up --disk-size 16G` or"
+        " `build --disk-size 16G`), delete files in the guest, or free host space",
     ),
     Failure(
         "snapshot-incompatible",
