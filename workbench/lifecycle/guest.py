@@ -202,6 +202,7 @@ def run(spec: GuestSpec) -> int:
                 started = time.monotonic()
                 sys.stderr.flush()
                 executor.execute(action, stdout=sys.stderr, stderr=sys.stderr)
+                os.sync()  # the step's state on disk before it counts as done: a killed VM keeps it
                 elapsed = time.monotonic() - started
                 _out(Event("step", label, action.part_name, step.label, elapsed))
     except PartsError as err:
