@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import os
 import stat
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from workbench.lifecycle import wheelhouse
-from workbench.lifecycle.pack import (
-    EXPORT_MARKER,
-    PackError,
-    deliver,
-    export_prime,
-    missing_commands,
-    mksquashfs_argv,
-    pack,
-)
+from workbench.errors import BuildError
+from workbench.lifecycle.outputs import EXPORT_MARKER, deliver, export_prime
+from workbench.lifecycle.pack import PackError, missing_commands, mksquashfs_argv, pack
 
 
 def prime_tree(root: Path) -> Path:
@@ -83,16 +80,61 @@ def test_mksquashfs_argv_matches_snapd_packing() -> None:
     assert argv[argv.index("-comp") + 1] == "xz"
 
 
+def prime_tar(root: Path, prime: Path) -> Path:
+    """prime as the guest's ``export`` command tars it."""
+    tar = root / "prime.tar"
+    with tarfile.open(tar, "w") as archive:
+        archive.add(prime, arcname=".")
+    return tar
+
+
 def test_export_prime_replaces_only_its_own_export(tmp_path: Path) -> None:
-    prime = prime_tree(tmp_path)
+    tar = prime_tar(tmp_path, prime_tree(tmp_path))
     dest = tmp_path / "project" / "prime"
-    export_prime(prime, dest)
+    dest.parent.mkdir()
+    export_prime(tar, dest)
     assert (dest / EXPORT_MARKER).exists()
     assert stat.S_IMODE((dest / "bin" / "hello").stat().st_mode) == 0o755
-    export_prime(prime, dest)  # an earlier export is replaced
+    (dest / "stale").write_text("from the last export")
+    export_prime(tar, dest)  # an earlier export is replaced whole
+    assert not (dest / "stale").exists()
+    assert [p.name for p in dest.parent.iterdir()] == ["prime"]  # no staging left behind
     (dest / EXPORT_MARKER).unlink()
-    with pytest.raises(PackError, match="not exported by the workbench"):
-        export_prime(prime, dest)
+    with pytest.raises(BuildError, match="not exported by the workbench"):
+        export_prime(tar, dest)
+
+
+def test_export_prime_plants_nothing_the_guest_chose(tmp_path: Path) -> None:
+    """A hostile prime tar: setuid, world-writable, a device node, a FIFO, an escaping path."""
+    tar = tmp_path / "hostile.tar"
+    with tarfile.open(tar, "w") as archive:
+
+        def member(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid, info.gid = kind, mode, 4242, 4242
+            archive.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+
+        member("./bin/su", mode=0o4755)
+        member("./bin/sg", mode=0o2755)
+        member("./open", mode=0o666)
+        member("./dev/null", tarfile.CHRTYPE)
+        member("./fifo", tarfile.FIFOTYPE)
+    dest = tmp_path / "project" / "prime"
+    dest.parent.mkdir()
+    export_prime(tar, dest)
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in dest.rglob("*") if p.is_file()}
+    assert modes["su"] == 0o755
+    assert modes["sg"] == 0o755
+    assert modes["open"] == 0o644
+    assert not (dest / "dev" / "null").exists()
+    assert not (dest / "fifo").exists()
+    assert {p.lstat().st_uid for p in dest.rglob("*")} == {os.getuid()}
+    with tarfile.open(tmp_path / "escape.tar", "w") as archive:
+        archive.addfile(tarfile.TarInfo("../../outside"), io.BytesIO(b""))
+    with pytest.raises(BuildError, match="refused prime from the guest"):
+        export_prime(tmp_path / "escape.tar", dest)
+    assert not (tmp_path / "outside").exists()
+    assert (dest / EXPORT_MARKER).exists()  # the earlier export is untouched
 
 
 def test_wheelhouse_key_follows_the_sources(tmp_path: Path) -> None:

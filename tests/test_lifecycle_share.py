@@ -20,11 +20,13 @@ def test_extra_shares_are_read_only_virtfs_devices_after_the_project() -> None:
     argv = qemu.qemu_argv(config(shares=(("wheelhouse", Path("/cache/wh,x")),), loadvm="warm"))
     virtfs = [argv[i + 1] for i, word in enumerate(argv) if word == "-virtfs"]
     assert virtfs == [
-        "local,path=/home/me/proj,mount_tag=project,security_model=none,id=project",
+        "local,path=/home/me/proj,mount_tag=project,security_model=none,readonly=on,id=project",
         "local,path=/cache/wh,,x,mount_tag=wheelhouse,security_model=none,readonly=on,id=wheelhouse",
     ]
     assert argv[-2:] == ["-loadvm", "warm"]
     assert qemu.share_tags(argv) == ["project", "wheelhouse"]
+    writable = qemu.qemu_argv(config(project_writable=True))
+    assert qemu.share_tags(writable) == ["project:rw"]
     assert qemu.share_tags(qemu.qemu_argv(config(project=None))) == []
 
 

@@ -248,9 +248,9 @@ def test_guest_give_owns_only_what_is_not_owned(tmp_path: Path) -> None:
         give(tmp_path / "a", "no-such-user-wb")
 
 
-def test_root_commands_are_only_prepare_and_deliver() -> None:
-    assert ROOT_COMMANDS == ("prepare", "deliver")
-    assert set(COMMANDS) == {"prepare", "run", "pack", "deliver"}
+def test_the_only_root_command_is_prepare() -> None:
+    assert ROOT_COMMANDS == ("prepare",)
+    assert set(COMMANDS) == {"prepare", "run", "pack", "export"}
 
 
 def test_guest_modules_import_only_the_standard_library() -> None:

@@ -64,11 +64,15 @@ def test_qemu_argv_boots_the_overlay_with_seed_network_serial_qmp_and_share() ->
         "file=/inst/seed.iso,if=virtio,format=raw,readonly=on,media=cdrom",
     ]
     assert option(argv, "-netdev") == ["user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22"]
-    assert option(argv, "-serial") == ["file:/inst/serial.log"]
-    assert option(argv, "-qmp") == ["unix:/inst/qmp/qmp.sock,server=on,wait=off"]
+    assert option(argv, "-chardev") == [
+        "file,id=serial0,path=/inst/serial.log,append=on",
+        "socket,id=qmp0,path=/inst/qmp/qmp.sock,server=on,wait=off",
+    ]
+    assert option(argv, "-serial") == ["chardev:serial0"]
+    assert option(argv, "-mon") == ["chardev=qmp0,mode=control"]
     assert option(argv, "-monitor") == ["none"]
     assert option(argv, "-virtfs") == [
-        "local,path=/home/me/proj,mount_tag=project,security_model=none,id=project"
+        "local,path=/home/me/proj,mount_tag=project,security_model=none,readonly=on,id=project"
     ]
     assert "-no-reboot" in argv
     assert "-loadvm" not in argv

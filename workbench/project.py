@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,22 +42,60 @@ def project_file(path: str | Path) -> Path:
     return found[0]
 
 
+def _search_dirs(start: Path) -> list[Path]:
+    """``start`` and the directories above it where a project may be found: the walk stops at
+    the user's home directory and at a filesystem boundary (a mount point is the last one)."""
+    home = Path.home().resolve()
+    found = [start]
+    for directory in start.parents:
+        below = found[-1]
+        if below == home or os.path.ismount(below):
+            break
+        found.append(directory)
+    return found
+
+
+def _refuse_shared_root(root: Path) -> None:
+    """A UsageError when others could have planted the project file: the directory is world-
+    writable, or owned by another user (neither the caller nor root)."""
+    info = root.stat()
+    if info.st_mode & stat.S_IWOTH:
+        why = "is writable by every user"
+    elif info.st_uid not in (os.geteuid(), 0):
+        why = f"belongs to another user (uid {info.st_uid})"
+    else:
+        return
+    project = next(root / name for name in PROJECT_FILES if (root / name).is_file())
+    raise UsageError(
+        f"{project}: refusing a project whose directory {root} {why}",
+        hint="move the project into a directory of your own",
+    )
+
+
 def find_root(start: str | Path) -> Path:
-    """The project directory at or above ``start`` (``snap/`` itself counts as inside it)."""
+    """The project directory at or above ``start`` (``snap/`` itself counts as inside it).
+
+    The search stops at the user's home and at filesystem boundaries, and a directory that
+    other users can write (e.g. ``/tmp``) is refused as a root: a snapcraft.yaml planted there
+    must not make it the project that the build VM gets.
+    """
     start = Path(start).resolve()
     if start.is_file():
         start = start.parent
-    for directory in (start, *start.parents):
+    searched = _search_dirs(start)
+    for directory in searched:
         for name in _DEEPEST_FIRST:  # inside snap/ or build-aux/snap/: the root is above
             prefix = Path(name).parent.parts
             if prefix and directory.parts[-len(prefix) :] == prefix:
                 root = directory.parents[len(prefix) - 1]
                 if (root / name).is_file():
+                    _refuse_shared_root(root)
                     return root
         if any((directory / name).is_file() for name in PROJECT_FILES):
+            _refuse_shared_root(directory)
             return directory
     raise UsageError(
-        f"no snapcraft.yaml in {start} or any directory above it",
+        f"no snapcraft.yaml in {start} or any directory above it up to {searched[-1]}",
         hint=f"run inside a project, or name it; looked for {', '.join(PROJECT_FILES)}",
     )
 

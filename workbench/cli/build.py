@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.vm.qemu import SHARE_MODES
+
 if TYPE_CHECKING:
     from workbench.lifecycle.events import Event, Listener
 
@@ -54,6 +56,12 @@ def register(subparsers: Any) -> None:
     build.add_argument(
         "--templates-dir", action="append", default=[], type=Path, help="extra templates"
     )
+    build.add_argument(
+        "--share-mode",
+        choices=SHARE_MODES,
+        default="ro",
+        help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
+    )
     build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
     build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     build.set_defaults(handler=run_build)
@@ -89,6 +97,7 @@ def run_build(args: argparse.Namespace) -> int:
         cpus=args.cpus,
         disk_size=args.disk_size,
         export_prime=args.export_prime,
+        share_mode=args.share_mode,
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
         policy=Policy.from_env(os.environ),
     )

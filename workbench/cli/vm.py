@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.vm.qemu import SHARE_MODES
+
 if TYPE_CHECKING:
     from workbench.vm.runtime import Instance
 
@@ -58,6 +60,13 @@ def register(subparsers: Any) -> None:
         "--disk-size", help="guest disk, e.g. 16G: set when created, grown later, never shrunk"
     )
     up.add_argument("--accel", choices=ACCEL_CHOICES, help="accelerator (default: auto)")
+    up.add_argument(
+        "--share-mode",
+        choices=SHARE_MODES,
+        default="ro",
+        help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
+    )
+    up.add_argument("--msize", type=int, default=512000, help="9p msize in bytes (512000)")
 
     ex = action("exec", run_exec, "run a command in the VM; exit with its status")
     ex.add_argument("--cwd", help="working directory in the guest")
@@ -148,6 +157,8 @@ def run_up(args: argparse.Namespace) -> int:
         cpus=args.cpus or (recorded.cpus if recorded else 2),
         disk_size=args.disk_size,
         accel=args.accel,
+        share_mode=args.share_mode,
+        msize=args.msize,
     )
     instance.dir.create()
     _log_to(instance)

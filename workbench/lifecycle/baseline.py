@@ -14,6 +14,7 @@ project never touches them).
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from workbench import dirs
 from workbench.errors import VmError
+from workbench.files import write_atomic
 from workbench.vm.lock import LockHeld
 
 if TYPE_CHECKING:
@@ -83,7 +85,7 @@ def ensure_base(
         if not saved:
             base.exec(REFRESH, timeout=900)
         wheelhouse.inject(base, house)
-        base.dir.injected_marker.write_text(house.key + "\n")
+        write_atomic(base.dir.injected_marker, house.key + "\n")
         base.down(save=True)
     except LockHeld:
         raise  # another build is making this base: leave it alone
@@ -94,15 +96,32 @@ def ensure_base(
 
 
 def seed_instance(base: InstanceDir, target: InstanceDir, project: Path) -> None:
-    """Make ``target`` (absent) a copy of the saved ``base``, recorded for ``project``."""
+    """Make ``target`` (no state yet) a copy of the saved ``base``, recorded for ``project``.
+
+    Under a lock, so two builds of one project copy once; the files are copied into a private
+    staging directory and renamed into place, and ``instance.json`` is written last: an
+    interrupted copy leaves no instance, only a staging directory the next copy replaces. The
+    copy is marked for re-keying (:mod:`workbench.vm.rekey`) on its first start.
+    """
     state = base.load_state()
     if state is None or state.state != "saved":
         raise VmError(f"base instance {base.root} has no saved state", hint="delete it")
     target.create()
-    files = [base.overlay, base.seed_iso, base.known_hosts, base.injected_marker]
-    for key in (base.ssh_key, base.host_key):
-        files += [key, key.with_suffix(".pub")]
-    for path in files:
-        if path.exists():
-            shutil.copy2(path, target.root / path.name)
-    target.save_state(replace(state, project=str(project), pid=None, pid_start=None, port=None))
+    with (target.root / ".seed.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.state_file.exists():
+            return  # another build copied it while this one waited
+        staging = target.root / ".seed.new"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o700)
+        files = [base.overlay, base.seed_iso, base.known_hosts, base.injected_marker]
+        for key in (base.ssh_key, base.host_key):
+            files += [key, key.with_suffix(".pub")]
+        for path in files:
+            if path.exists():
+                shutil.copy2(path, staging / path.name)
+        write_atomic(staging / target.rekey_marker.name, "the keys are the base's\n")
+        for path in staging.iterdir():
+            path.replace(target.root / path.name)
+        staging.rmdir()
+        target.save_state(replace(state, project=str(project), pid=None, pid_start=None, port=None))

@@ -1,4 +1,7 @@
-"""The runner executed inside the guest: ``python -m workbench.lifecycle.guest COMMAND SPEC``.
+"""The runner executed inside the guest: ``python -m workbench.lifecycle.guest COMMAND -``.
+
+The build spec (JSON) comes on standard input (``-``), never as one argument: a large project
+would pass the kernel's per-argument limit (128 KiB).
 
 It drives craft-parts with the parts the host resolved, keeps parts/, stage/ and prime/ in the
 work directory the host chose (on the VM disk, not the 9p share), runs from the project directory
@@ -6,8 +9,8 @@ work directory the host chose (on the VM disk, not the 9p share), runs from the 
 stdout; build output goes to stderr. Exit status: 0 done, 1 a step failed, 2 a bad spec.
 Only the standard library is imported at module level (craft-parts when running).
 
-The lifecycle runs as the build user (``workbench``); two short commands run as root, because
-they change the system or the host user's project share:
+The lifecycle runs as the build user (``workbench``); one short command runs as root, because
+it changes the system:
 
 - ``prepare`` (root): refresh apt's lists and install the build-packages (craft-parts' own
   executor prologue: the parts' ``build-packages`` and those their plugins need), skipped when the
@@ -15,7 +18,10 @@ they change the system or the host user's project share:
 - ``run`` (build user): pull..prime with craft-parts; stage-packages are fetched by craft-parts'
   python-apt cache under the (user-owned) cache directory, no root needed.
 - ``pack`` (build user): meta/snap.yaml and mksquashfs into the work directory.
-- ``deliver`` (root): copy the .snap (0644) and, when asked, prime into the project share.
+- ``export`` (build user): prime as a tar file next to the .snap, for ``--export-prime``.
+
+The guest never writes the project (it is mounted read-only): the host fetches the .snap and
+the prime tar over SFTP (:mod:`workbench.lifecycle.outputs`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import json
 import os
 import pwd
 import sys
+import tarfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.lifecycle.events import Event, emit
-from workbench.lifecycle.pack import PackError, deliver, export_prime, pack
+from workbench.lifecycle.pack import PackError, pack
 from workbench.lifecycle.steps import Step, step_directory
 
 APPLICATION = "workbench"
@@ -44,7 +51,7 @@ IGNORED_SOURCES = ("*.snap", ".workbench-*", "parts", "stage", "prime")
 
 @dataclass(frozen=True)
 class GuestSpec:
-    """What the host asks the guest runner to do (JSON on the command line)."""
+    """What the host asks the guest runner to do (JSON on standard input)."""
 
     name: str
     parts: dict[str, Any]
@@ -57,7 +64,6 @@ class GuestSpec:
     snap_yaml: str = ""
     apps: dict[str, Any] = field(default_factory=dict)
     snap_file: str = ""
-    output_dir: str = "/project"
     export_prime: bool = False
     user: str = "workbench"
 
@@ -74,8 +80,13 @@ class GuestSpec:
 
     @property
     def snap(self) -> Path:
-        """Where ``pack`` leaves the .snap on the VM disk, for ``deliver``."""
+        """Where ``pack`` leaves the .snap on the VM disk, for the host to fetch."""
         return self.work / "snap" / self.snap_file
+
+    @property
+    def prime_tar(self) -> Path:
+        """Where ``pack`` leaves prime as a tar file when it is to be exported."""
+        return self.work / "snap" / "prime.tar"
 
     def parts_digest(self) -> str:
         """What ``prepare`` depends on: the parts and the target architecture."""
@@ -253,34 +264,31 @@ def pack_snap(spec: GuestSpec) -> int:
     return 0
 
 
-def deliver_snap(spec: GuestSpec) -> int:
-    """As root: copy ``spec.snap`` into ``spec.output_dir``; export prime when asked."""
-    output = Path(spec.output_dir)
-    started = time.monotonic()
+def export_tar(spec: GuestSpec) -> int:
+    """Put prime into ``spec.prime_tar`` for the host to fetch (``--export-prime``)."""
+    prime = spec.work / "prime"
     try:
-        out = deliver(spec.snap, output / spec.snap_file)
-        if spec.export_prime:
-            export_prime(spec.work / "prime", output / "prime")
-    except (PackError, OSError) as err:
-        _out(_error(f"delivering the snap failed: {err}", step="pack", directory=str(output)))
+        spec.prime_tar.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(spec.prime_tar, "w") as tar:
+            tar.add(prime, arcname=".")
+    except OSError as err:
+        _out(_error(f"exporting prime failed: {err}", step="prime", directory=str(prime)))
         return 1
-    elapsed = time.monotonic() - started
-    _out(Event("step", str(out), step="pack", elapsed=elapsed, data={"snap": str(out)}))
     return 0
 
 
-COMMANDS = {"prepare": prepare, "run": run, "pack": pack_snap, "deliver": deliver_snap}
-ROOT_COMMANDS = ("prepare", "deliver")
+COMMANDS = {"prepare": prepare, "run": run, "pack": pack_snap, "export": export_tar}
+ROOT_COMMANDS = ("prepare",)
 """The commands the host runs as root; the others run as the build user."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbench.lifecycle.guest")
     parser.add_argument("command", choices=tuple(COMMANDS))
-    parser.add_argument("spec", help="the GuestSpec as JSON")
+    parser.add_argument("spec", help="the GuestSpec as JSON, or - to read it from stdin")
     args = parser.parse_args(argv)
     try:
-        spec = GuestSpec.from_json(args.spec)
+        spec = GuestSpec.from_json(sys.stdin.read() if args.spec == "-" else args.spec)
         Step.parse(spec.target)
     except Exception as exc:  # a bad spec is the host's bug; say so in one event
         _out(_error(f"bad guest spec: {type(exc).__name__}: {exc}"))

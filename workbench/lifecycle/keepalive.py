@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.errors import UsageError
+from workbench.files import write_atomic
 from workbench.vm.instance import InstanceDir
 
 WATCHDOG_PID = "watchdog.pid"
@@ -79,10 +80,7 @@ def busy(policy: Policy, *, now: float) -> KeepAlive:
 
 
 def write(instance_root: Path, keepalive: KeepAlive) -> None:
-    path = InstanceDir(instance_root).keepalive_file
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(keepalive)) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(InstanceDir(instance_root).keepalive_file, json.dumps(asdict(keepalive)) + "\n")
 
 
 def read(instance_root: Path) -> KeepAlive | None:
@@ -130,7 +128,7 @@ def watch(project: Path, instances: Path, *, poll: float = 30) -> str:
 
     instance = Instance(project, instances=instances, notify=print)
     root = instance.dir.root
-    (root / WATCHDOG_PID).write_text(f"{os.getpid()}\n")
+    write_atomic(root / WATCHDOG_PID, f"{os.getpid()}\n")
     try:
         while True:
             if instance.dir.status() not in (Status.RUNNING, Status.FAILED):

@@ -2,24 +2,17 @@
 
 The host writes the snap.yaml text (:mod:`workbench.lifecycle.snapyaml`); in the guest
 :func:`pack` (run as the build user) puts it in ``prime/meta/``, checks that every app's command
-exists in prime and squashes prime with mksquashfs on the VM disk; :func:`deliver` (run as root:
-the project share belongs to the host's user) copies the file into the output directory (the
-project on 9p), readable by all. :func:`export_prime` copies prime itself there for
-``--export-prime``.
+exists in prime and squashes prime with mksquashfs on the VM disk. The host fetches the result
+(:mod:`workbench.lifecycle.outputs`).
 """
 
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-EXPORT_DIR = "prime"
-EXPORT_MARKER = ".workbench-export"
-"""A file marking a prime/ exported by the workbench: only such a directory is replaced."""
 
 
 class PackError(Exception):
@@ -71,24 +64,3 @@ def pack(prime: Path, *, snap_yaml: str, apps: Mapping[str, Any], snap: Path) ->
     if done.returncode != 0:
         raise PackError(f"mksquashfs failed: {done.stderr.strip() or done.stdout.strip()}")
     return snap
-
-
-def deliver(snap: Path, output: Path) -> Path:
-    """Copy ``snap`` to ``output`` atomically, mode 0644 (never a root-only file)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".part")
-    shutil.copyfile(snap, tmp)
-    tmp.chmod(0o644)
-    tmp.replace(output)
-    return output
-
-
-def export_prime(prime: Path, destination: Path) -> Path:
-    """Copy ``prime`` to ``destination`` (replacing only an earlier export)."""
-    if destination.exists():
-        if not (destination / EXPORT_MARKER).exists():
-            raise PackError(f"{destination} exists and was not exported by the workbench")
-        shutil.rmtree(destination)
-    shutil.copytree(prime, destination, symlinks=True)
-    (destination / EXPORT_MARKER).write_text("exported by workbench build --export-prime\n")
-    return destination

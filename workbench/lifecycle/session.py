@@ -4,10 +4,10 @@
 (:func:`workbench.lifecycle.steps.plan`), then executes them against the project's build VM
 (:class:`workbench.vm.Instance`, with the wheelhouse share): boot or reuse it, install the
 wheelhouse once, run the guest runner up to the target step with parts/, stage/ and prime/ on the
-VM disk, pack, and leave ``NAME_VERSION_ARCH.snap`` in the project directory through the 9p
-share. The lifecycle, the pack and the shells run as the build user ``workbench``; only the guest
-runner's ``prepare`` (build-packages) and ``deliver`` (into the project share) run as root. Every
-event goes to the listeners and to ``build.log``/``events.jsonl`` in the instance directory. A
+VM disk, pack, and fetch ``NAME_VERSION_ARCH.snap`` over SFTP into the project directory (the
+guest sees the project read-only). The lifecycle, the pack and the shells run as the build user
+``workbench``; only the guest runner's ``prepare`` (build-packages) runs as root. Every event goes
+to the listeners and to ``build.log``/``events.jsonl`` in the instance directory. A
 failed step leaves the VM up (24 h by default) and the error says how to get in; ``--shell``,
 ``--shell-after`` and ``--debug`` open a shell in the failing part's directory.
 """
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import BuildError, SourceError
+from workbench.errors import BuildError, SourceError, WorkbenchError
+from workbench.files import write_atomic
 from workbench.lifecycle import keepalive
 from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, parse_line
 from workbench.lifecycle.project import BuildProject, load
@@ -73,7 +76,8 @@ class BuildOptions:
     export_prime: bool = False
     templates: tuple[Path, ...] = ()
     from_base: bool = True  # a new instance starts from the image's saved base instance
-    work_on_share: bool = False  # parts/ stage/ prime/ on 9p: only to measure what it costs
+    share_mode: str = "ro"  # how the guest mounts the project: ro, or rw (--share-mode rw)
+    work_on_share: bool = False  # parts/ stage/ prime/ on 9p (needs rw): to measure its cost
     policy: keepalive.Policy = field(default_factory=keepalive.Policy)
 
 
@@ -146,6 +150,7 @@ class Session:
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
             cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
             disk_size=options.disk_size,
+            share_mode="rw" if options.work_on_share else options.share_mode,
             notify=notify,
             instances=instances,
             shares=wheelhouse.share(),
@@ -294,9 +299,10 @@ class Session:
                     ran = self._host(action, partial(self._guests, ("prepare", "run"), target))
                     ok = action.skip or bool(ran)
                 elif action.name == "pack" and ok:
-                    packed = partial(self._guests, ("pack", "deliver"), Step.PACK)
-                    ok = bool(self._host(action, packed))
-                    snap = p.root / self.snap_file if ok else None
+                    snap = self._host(action, self._pack)
+                    ok = snap is not None
+                elif action.name == "export-prime" and ok:
+                    ok = bool(self._host(action, self._export_prime))
                 elif action.name == "shell" and self._wants_shell(ok):
                     shell_dir = self._shell_dir(ok)
                     shell_status = self._host(action, partial(self._open_shell, shell_dir))
@@ -346,9 +352,49 @@ class Session:
         from workbench.lifecycle import wheelhouse
 
         installed = wheelhouse.inject(self.instance, house)
-        self.instance.dir.injected_marker.write_text(house.key + "\n")
+        write_atomic(self.instance.dir.injected_marker, house.key + "\n")
         if not installed:
             self.emit(Event("host", f"inject: {house.key} was already in the guest"))
+
+    def _pack(self) -> Path | None:
+        """Pack in the guest, then fetch the .snap into the project; the .snap."""
+        from workbench.lifecycle import outputs
+
+        if not self._guest("pack", Step.PACK):
+            return None
+        spec = self.spec(Step.PACK)
+        snap = self._fetch(
+            spec.snap, lambda got: outputs.deliver(got, self.project.root / spec.snap_file)
+        )
+        if snap is not None:
+            self.emit(Event("step", str(snap), step="pack", data={"snap": str(snap)}))
+        return snap
+
+    def _export_prime(self) -> Path | None:
+        """Tar prime in the guest, then unpack it as the project's prime/ (--export-prime)."""
+        from workbench.lifecycle import outputs
+
+        if not self._guest("export", Step.PRIME):
+            return None
+        destination = self.project.root / outputs.EXPORT_DIR
+        return self._fetch(
+            self.spec(Step.PRIME).prime_tar, lambda got: outputs.export_prime(got, destination)
+        )
+
+    def _fetch(self, guest_file: Path, install: Callable[[Path], Path]) -> Path | None:
+        """Pull ``guest_file`` into a private scratch directory and ``install`` it; None (and
+        an error event) when that fails."""
+        scratch = Path(tempfile.mkdtemp(prefix="outputs.", dir=self.instance.dir.root))
+        try:
+            got = scratch / guest_file.name
+            self.instance.pull(str(guest_file), got)
+            return install(got)
+        except (OSError, WorkbenchError) as err:
+            brief = getattr(err, "brief", str(err))
+            self.emit(Event("error", f"fetching {guest_file.name} failed: {brief}", step="pack"))
+            return None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _guests(self, commands: tuple[str, ...], target: Step) -> bool:
         """Run the guest runner's ``commands`` in turn while they succeed."""
@@ -366,7 +412,7 @@ class Session:
         out = LineSplitter(stdout_line)
         err = LineSplitter(lambda line: self.emit(Event("output", line)))
         spec = self.spec(target)
-        runner = [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, spec.to_json()]
+        runner = [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, "-"]
         if command not in ROOT_COMMANDS:
             runner = ["runuser", "-u", BUILD_USER, "--", *runner]  # keeps the environment
         result = self.instance.exec(
@@ -375,6 +421,7 @@ class Session:
             env={**GUEST_ENV, "PATH": f"{GUEST_VENV}/bin:{GUEST_PATH}"},  # craftctl for scriptlets
             on_stdout=out,
             on_stderr=err,
+            stdin=spec.to_json().encode(),
         )
         out.flush()
         err.flush()

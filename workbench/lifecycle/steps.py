@@ -151,11 +151,11 @@ def plan(
             HostAction(
                 "pack",
                 "write meta/snap.yaml, mksquashfs prime on the VM disk, "
-                "copy the .snap into the project over 9p",
+                "fetch the .snap into the project over SFTP",
             )
         )
     if export_prime:
-        actions.append(HostAction("export-prime", "--export-prime: copy prime/ to the host"))
+        actions.append(HostAction("export-prime", "--export-prime: fetch prime/ into the project"))
     if shell is ShellMode.AFTER:
         actions.append(HostAction("shell", "--shell-after: a shell after the step, pass or fail"))
     elif shell is ShellMode.ON_FAILURE:

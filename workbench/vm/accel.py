@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.errors import UsageError
+from workbench.files import write_atomic
 
 ACCELS = ("auto", "kvm", "tcg")
 KVM_DEVICE = Path("/dev/kvm")
@@ -161,4 +162,4 @@ def _cached(cache: Path) -> AccelChoice | None:
 
 def _store(cache: Path, verdict: AccelChoice) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"boot_id": boot_id(), **asdict(verdict)}) + "\n", "utf-8")
+    write_atomic(cache, json.dumps({"boot_id": boot_id(), **asdict(verdict)}) + "\n")

@@ -20,6 +20,7 @@ from typing import Any
 
 from workbench import dirs
 from workbench.errors import VmError
+from workbench.files import write_atomic
 from workbench.vm.lock import InstanceLock, ProcessRef
 
 # AF_UNIX socket paths are limited to 108 bytes including the terminating NUL.
@@ -178,6 +179,11 @@ class InstanceDir:
         return self.root / "injected"
 
     @property
+    def rekey_marker(self) -> Path:
+        """Present while the instance still has the keys of the base it was copied from."""
+        return self.root / "rekey"
+
+    @property
     def lock(self) -> InstanceLock:
         return InstanceLock(self.root / "lock")
 
@@ -216,9 +222,7 @@ class InstanceDir:
 
     def save_state(self, state: InstanceState) -> None:
         """Write ``instance.json`` atomically."""
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self.state_file)
+        write_atomic(self.state_file, json.dumps(asdict(state), indent=2) + "\n")
 
     def qemu_alive(self, state: InstanceState | None) -> bool:
         """True when the recorded qemu process is running."""

@@ -7,13 +7,13 @@ dropbearconvert (server side) read these files.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from workbench.errors import VmError
+from workbench.files import PRIVATE, write_atomic
 
 
 def private_pem(key: Ed25519PrivateKey) -> str:
@@ -33,21 +33,14 @@ def public_openssh(key: Ed25519PrivateKey, comment: str) -> str:
     return f"{blob.decode('ascii')} {comment}".rstrip()
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write secret ``text`` to ``path`` with mode 0600 from the start (parent created 0700)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
-
-
 def generate_ed25519(private_path: Path, comment: str) -> str:
-    """Create a new key pair at ``private_path`` (+ ``.pub``); return the public line."""
+    """Create a new key pair at ``private_path`` (0600 whatever the umask, parent made 0700)
+    and ``.pub`` next to it, each written atomically; return the public line."""
     key = Ed25519PrivateKey.generate()
     public = public_openssh(key, comment)
-    write_private(private_path, private_pem(key))
-    private_path.with_suffix(".pub").write_text(public + "\n", encoding="ascii")
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(private_path, private_pem(key), mode=PRIVATE)
+    write_atomic(private_path.with_suffix(".pub"), public + "\n")
     return public
 
 

@@ -2,8 +2,13 @@
 
 The guest boots its kernel and initrd directly from the overlay disk (``/dev/vda``) with the seed
 ISO as the second virtio drive, user networking with SSH forwarded from ``127.0.0.1`` only, the
-serial console to ``serial.log``, QMP on a unix socket (no HMP monitor), the project on 9p, and
-optional extra 9p shares that the guest can only read (``readonly=on``: e.g. the wheelhouse).
+serial console appended to ``serial.log``, QMP on a unix socket (no HMP monitor), the project on
+9p (read-only unless asked otherwise), and optional extra 9p shares that the guest can only read
+(``readonly=on``: e.g. the wheelhouse).
+
+Every value spliced into a qemu option string (``key=value,key=value``) goes through
+:func:`opt_value`, which doubles commas: qemu reads ``,,`` as a literal comma, so a project path
+such as ``/tmp/x,path=/home`` stays one path instead of adding options of its own.
 
 9p security model: ``none``. Files the guest writes land on the host with the guest's mode bits,
 owned by the user running qemu, so the host can use what the guest builds as is. ``mapped-xattr``
@@ -15,6 +20,7 @@ needs ownership that the host user cannot hold.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import socket
@@ -26,6 +32,8 @@ from typing import Any
 from workbench.errors import VmError
 from workbench.vm.accel import accel_args
 
+SHARE_MODES = ("ro", "rw")
+"""How the guest gets the project: read-only (default) or writable (``--share-mode rw``)."""
 MACHINE = "q35"  # part of every snapshot tag: a saved state only loads on the same machine type
 _ARCH_BINARIES = {"amd64": "qemu-system-x86_64", "x86_64": "qemu-system-x86_64"}
 
@@ -51,6 +59,27 @@ class QemuConfig:
     binary: str = "qemu-system-x86_64"
     loadvm: str | None = None
     shares: tuple[tuple[str, Path], ...] = ()  # read-only 9p exports: (mount tag, host path)
+    project_writable: bool = False  # the guest may write the project share (--share-mode rw)
+
+
+def opt_value(value: str | Path) -> str:
+    """``value`` escaped for a qemu option string: each ``,`` doubled (qemu's own escape)."""
+    return str(value).replace(",", ",,")
+
+
+def split_opts(text: str) -> list[tuple[str, str]]:
+    """The ``key=value`` pairs of a qemu option string, unescaping ``,,`` (pure)."""
+    items = [""]
+    rest = text
+    while rest:
+        head, comma, rest = rest.partition(",")
+        items[-1] += head
+        if comma and rest.startswith(","):
+            items[-1] += ","
+            rest = rest[1:]
+        elif comma:
+            items.append("")
+    return [(key, value) for key, _, value in (item.partition("=") for item in items if item)]
 
 
 def binary_for(arch: str) -> str:
@@ -74,7 +103,7 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
     argv = [
         cfg.binary,
         "-name",
-        f"workbench-{cfg.name}",
+        opt_value(f"workbench-{cfg.name}"),
         "-machine",
         cfg.machine,
         *accel_args(cfg.accel),
@@ -93,30 +122,32 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
         "-append",
         kernel_append(cfg.append),
         "-drive",
-        f"file={cfg.overlay},if=virtio,format=qcow2",
+        f"file={opt_value(cfg.overlay)},if=virtio,format=qcow2",
         "-drive",
-        f"file={cfg.seed_iso},if=virtio,format=raw,readonly=on,media=cdrom",
+        f"file={opt_value(cfg.seed_iso)},if=virtio,format=raw,readonly=on,media=cdrom",
         "-netdev",
         f"user,id=net0,hostfwd=tcp:127.0.0.1:{cfg.ssh_port}-:22",
         "-device",
         "virtio-net-pci,netdev=net0",
+        "-chardev",
+        f"file,id=serial0,path={opt_value(cfg.serial_log)},append=on",
         "-serial",
-        f"file:{cfg.serial_log}",
-        "-qmp",
-        f"unix:{cfg.qmp_socket},server=on,wait=off",
+        "chardev:serial0",
+        "-chardev",
+        f"socket,id=qmp0,path={opt_value(cfg.qmp_socket)},server=on,wait=off",
+        "-mon",
+        "chardev=qmp0,mode=control",
         "-monitor",
         "none",
     ]
+    shares = [(tag, path, False) for tag, path in cfg.shares]
     if cfg.project is not None:
+        shares.insert(0, ("project", cfg.project, cfg.project_writable))
+    for tag, path, writable in shares:
         argv += [
             "-virtfs",
-            f"local,path={cfg.project},mount_tag=project,security_model=none,id=project",
-        ]
-    for tag, path in cfg.shares:
-        escaped = str(path).replace(",", ",,")
-        argv += [
-            "-virtfs",
-            f"local,path={escaped},mount_tag={tag},security_model=none,readonly=on,id={tag}",
+            f"local,path={opt_value(path)},mount_tag={opt_value(tag)},security_model=none"
+            f"{'' if writable else ',readonly=on'},id={opt_value(tag)}",
         ]
     if cfg.loadvm:
         argv += ["-loadvm", cfg.loadvm]
@@ -124,8 +155,13 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
 
 
 def share_tags(argv: list[str]) -> list[str]:
-    """The 9p mount tags of a qemu command line, sorted (pure; part of every snapshot tag)."""
-    found = re.findall(r"(?:^|,)mount_tag=([^,]+)", "\n".join(argv), flags=re.MULTILINE)
+    """The 9p mount tags of a qemu command line, sorted, a writable one marked ``:rw`` (pure;
+    part of every snapshot tag)."""
+    found = []
+    for word, value in itertools.pairwise(argv):
+        if word == "-virtfs":
+            opts = dict(split_opts(value))
+            found.append(opts["mount_tag"] + ("" if "readonly" in opts else ":rw"))
     return sorted(found)
 
 

@@ -21,9 +21,11 @@ the last lines of its logs, and ``up`` boots it again from its overlay.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -36,9 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import dirs
 from workbench.errors import BuildError, UsageError, VmError, WorkbenchError
+from workbench.files import write_atomic
 from workbench.progress import Listener, ignore
 from workbench.vm import accel as accel_mod
-from workbench.vm import diagnose, qemu
+from workbench.vm import diagnose, qemu, rekey
 from workbench.vm.instance import InstanceDir, InstanceState, Status
 from workbench.vm.lock import ProcessRef
 from workbench.vm.qmp import Qmp, SnapshotEntry, parse_snapshots, shutdown, wait_exit
@@ -80,9 +83,9 @@ def parse_memory(text: str | int, *, what: str = "memory size") -> int:
     return number * 1024 if unit == "G" else number
 
 
-def mount_command(msize: int) -> list[str]:
+def mount_command(msize: int, mode: str = "ro") -> list[str]:
     """The guest command mounting the project share on /project (idempotent)."""
-    options = f"trans=virtio,version=9p2000.L,msize={msize}"
+    options = f"trans=virtio,version=9p2000.L,msize={msize},{mode}"
     return [
         "sh",
         "-c",
@@ -145,6 +148,9 @@ class Instance:
 
     ``shares``: extra host directories exported read-only over 9p by mount tag (the guest mounts
     them when it needs them); they are part of every snapshot tag, like the project share.
+    ``share_mode``: ``ro`` (default) exports the project read-only, so nothing the guest does can
+    create or change a file in it; ``rw`` lets the guest write it (setuid and world-writable
+    files included: see docs/security.md).
     """
 
     def __init__(
@@ -161,6 +167,7 @@ class Instance:
         qemu_binary: str | None = None,
         msize: int = 512000,
         share_project: bool = True,
+        share_mode: str = "ro",
         shares: Mapping[str, Path] | None = None,
         timeouts: Timeouts = Timeouts(),
         listener: Listener = ignore,
@@ -183,6 +190,9 @@ class Instance:
         self.qemu_binary = qemu_binary
         self.msize = msize
         self.share_project = share_project
+        if share_mode not in qemu.SHARE_MODES:
+            raise UsageError(f"invalid share mode {share_mode!r}", hint="use ro or rw")
+        self.share_mode = share_mode
         self.shares = _read_only_shares(shares or {})
         self.timeouts = timeouts
         self.listener = listener
@@ -280,7 +290,7 @@ class Instance:
 
     def _prepare(self, image: BootImage) -> InstanceState:
         """Keys, seed ISO and overlay (first launch only); the state to launch with."""
-        from workbench.vm import keys, seed
+        from workbench.vm import keys
 
         d = self.dir
         state = self._state()
@@ -294,17 +304,7 @@ class Instance:
         if not d.host_key.exists():
             keys.generate_ed25519(d.host_key, f"host@{d.name}")
         if not d.seed_iso.exists():
-            hostname = re.sub(r"[^A-Za-z0-9-]+", "-", d.name)[:63].strip("-") or "workbench"
-            cfg = seed.SeedConfig(
-                instance_id=d.name,
-                hostname=hostname,
-                user=image.user,
-                authorized_key=keys.public_line(d.ssh_key),
-                host_private_key=d.host_key.read_text(encoding="ascii"),
-                host_public_key=keys.public_line(d.host_key),
-                ca_bundle=_host_ca_bundle() if _uses_cloud_init(image) else None,
-            )
-            seed.write_seed_iso(cfg, d.seed_iso)
+            self._write_seed(image)
         if state is not None and d.overlay.exists():
             try:
                 recorded = qemu.backing_file(d.overlay)
@@ -329,6 +329,23 @@ class Instance:
         else:
             state = self._checked_disk(image, state)
         return replace(state, memory_mib=self.memory_mib, cpus=self.cpus)
+
+    def _write_seed(self, image: BootImage) -> None:
+        """The seed ISO with this instance's user key and host key."""
+        from workbench.vm import keys, seed
+
+        d = self.dir
+        hostname = re.sub(r"[^A-Za-z0-9-]+", "-", d.name)[:63].strip("-") or "workbench"
+        cfg = seed.SeedConfig(
+            instance_id=d.name,
+            hostname=hostname,
+            user=image.user,
+            authorized_key=keys.public_line(d.ssh_key),
+            host_private_key=d.host_key.read_text(encoding="ascii"),
+            host_public_key=keys.public_line(d.host_key),
+            ca_bundle=_host_ca_bundle() if _uses_cloud_init(image) else None,
+        )
+        seed.write_seed_iso(cfg, d.seed_iso)
 
     def _disk_mib(self, image: BootImage, current: int | None) -> int | None:
         """The disk size asked for, if any; never below the base image's or the current size."""
@@ -386,7 +403,8 @@ class Instance:
                 cache=dirs.cache_dir() / "accel.json",
                 notify=self.notify,
             )
-            tags = [*(["project"] if self.share_project else []), *(t for t, _ in self.shares)]
+            project_tag = "project" if self.share_mode == "ro" else "project:rw"
+            tags = [*([project_tag] if self.share_project else []), *(t for t, _ in self.shares)]
             tag = _tag(image.sha256, state, binary, sorted(tags))
             warm = None
             if state.state == "saved":
@@ -399,6 +417,13 @@ class Instance:
                     warm = WARM
             try:
                 self._launch(image, state, binary, choice.accel, warm)
+                if rekey.due(self.dir):
+                    self._ssh = rekey.rekey(
+                        self.dir,
+                        self._executor(),
+                        user=image.user,
+                        write_seed=lambda: self._write_seed(image),
+                    )
             except QemuExited as err:
                 found = diagnose.explain(
                     err.brief, qemu_log=self.dir.qemu_log, serial_log=self.dir.serial_log
@@ -408,29 +433,37 @@ class Instance:
                 self.notify(f"cold boot: qemu could not load the saved state ({found.evidence})")
                 self._launch(image, state, binary, choice.accel, None)
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                self._abandon_launch(saved=previous is not None and previous.state == "saved")
+            self._abandon_launch(exc, saved=previous is not None and previous.state == "saved")
             if not self._alive(self._state()):
                 self.dir.lock.release()
             raise
         self._started = True
 
-    def _abandon_launch(self, *, saved: bool) -> None:
-        """After Ctrl-C during ``up``: stop the qemu it started (a half-booted guest serves no
-        one); ``saved``: the warm state it came from is still there for the next ``up``.
+    def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
+        """After ``up`` failed with ``exc``: stop the qemu it started unless that qemu is a
+        failed guest recorded for debugging. Ctrl-C always stops it (a half-booted guest serves
+        no one), and so does any error before the state file named the new qemu (it would be
+        an orphan nobody can find). ``saved``: the warm state it came from is still there.
 
-        SIGTERM, not QMP: qemu exits cleanly on it (disk flushed), and the interrupt may have
-        hit this process halfway through importing the QMP client, leaving it unusable.
+        SIGTERM to qemu's process group, not QMP: qemu exits cleanly on it (disk flushed), and
+        the interrupt may have hit this process halfway through importing the QMP client.
         """
         state = self._state()
-        ref = state.qemu if state else None
-        if state is None or ref is None or not self._alive(state):
+        proc = self._proc
+        recorded = state is not None and proc is not None and state.pid == proc.pid
+        if proc is not None and proc.poll() is None:
+            if recorded and not isinstance(exc, KeyboardInterrupt):
+                return  # a failed guest stays up for `vm logs` / `vm shell`, as recorded
+            _stop_group(proc.pid, self.timeouts.quit)
+            proc.poll()
+        elif state is not None and state.qemu is not None and self._alive(state):
+            if not isinstance(exc, KeyboardInterrupt):
+                return
+            _stop_group(state.qemu.pid, self.timeouts.quit)
+        else:
             return
-        os.kill(ref.pid, signal.SIGTERM)
-        if not wait_exit(ref, self.timeouts.quit):
-            os.kill(ref.pid, signal.SIGKILL)
-            wait_exit(ref, 5.0)
-        self.dir.save_state(replace(state, state="saved" if saved else "stopped"))
+        if state is not None:
+            self.dir.save_state(replace(state, state="saved" if saved else "stopped"))
 
     def _launch(
         self, image: BootImage, state: InstanceState, binary: str, accel: str, warm: str | None
@@ -439,7 +472,7 @@ class Instance:
         port = self.ssh_port or qemu.free_port()
         from workbench.vm.keys import public_line
 
-        d.known_hosts.write_text(known_hosts_line(port, public_line(d.host_key)), "ascii")
+        write_atomic(d.known_hosts, known_hosts_line(port, public_line(d.host_key)))
         cfg = qemu.QemuConfig(
             name=d.name,
             kernel=image.kernel,
@@ -457,6 +490,7 @@ class Instance:
             binary=binary,
             loadvm=warm,
             shares=self.shares,
+            project_writable=self.share_mode == "rw",
         )
         argv = qemu.qemu_argv(cfg)
         d.qmp_socket.unlink(missing_ok=True)
@@ -480,10 +514,10 @@ class Instance:
                 listener=self.listener,
                 task=f"{'warm start' if warm else 'boot'} {d.name}",
             )
-        except VmError as err:
+        except WorkbenchError as err:
             alive = proc.poll() is None
             d.save_state(replace(state, state="failed" if alive else "starting"))
-            raise self._fail(err, cls=type(err)) from err
+            raise self._fail(err, cls=type(err) if isinstance(err, VmError) else VmError) from err
         d.save_state(replace(state, state="running"))
         log.info("instance %s ready on port %d", d.name, port)
 
@@ -526,7 +560,19 @@ class Instance:
             return result.exit_status == 0
 
         def guest_run(argv: Sequence[str]) -> Callable[[float], bool]:
-            return lambda left: ssh.run(argv, timeout=left, check=True).exit_status == 0
+            def attempt(left: float) -> bool:
+                result = ssh.run(argv, timeout=left)
+                if result.exit_status != 0:
+                    said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+                    raise VmError(
+                        f"`{shlex.join(argv)}` failed in the guest after the warm start "
+                        f"(status {result.exit_status}): {said[-1] if said else 'no output'}",
+                        hint="`vm down` then `vm up` boots it again",
+                        details=result.stderr or result.stdout,
+                    )
+                return True
+
+            return attempt
 
         checks = [
             Check("qemu monitor", qmp_ready, t.qmp, "qemu did not open its QMP socket"),
@@ -568,7 +614,10 @@ class Instance:
         return checks
 
     def _mount_attempt(self, left: float) -> bool:
-        result = self._executor().run(mount_command(self.msize), timeout=left)
+        state = self._state()
+        writable = state is not None and "project:rw" in qemu.share_tags(state.argv)
+        mode = "rw" if writable else "ro"  # as the running qemu exports it
+        result = self._executor().run(mount_command(self.msize, mode), timeout=left)
         if result.exit_status != 0:
             raise VmError(
                 f"cannot mount the project on /project: {result.stderr.strip() or result.stdout}"
@@ -599,6 +648,7 @@ class Instance:
         check: bool = False,
         on_stdout: Sink | None = None,
         on_stderr: Sink | None = None,
+        stdin: bytes | None = None,
     ) -> Completed:
         """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError.
 
@@ -607,7 +657,13 @@ class Instance:
         """
         try:
             result = self._executor().run(
-                argv, env=env, cwd=cwd, timeout=timeout, on_stdout=on_stdout, on_stderr=on_stderr
+                argv,
+                env=env,
+                cwd=cwd,
+                timeout=timeout,
+                on_stdout=on_stdout,
+                on_stderr=on_stderr,
+                stdin=stdin,
             )
         except ConnectionLost as err:
             raise self.crash_error() or err from err
@@ -799,12 +855,45 @@ class Instance:
         self._started = False
 
 
+def _stop_group(pid: int, grace: float) -> None:
+    """SIGTERM the process group led by ``pid`` (qemu starts its own), SIGKILL after ``grace``
+    seconds; wait until the leader is gone."""
+    ref = ProcessRef.of(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    if ref is not None and not wait_exit(ref, grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        wait_exit(ref, 5.0)
+
+
 def destroy(d: InstanceDir) -> None:
-    """Kill the qemu of instance directory ``d`` if it runs, then delete the directory."""
-    state = d.load_state() if d.state_file.exists() else None
-    if state is not None and state.qemu is not None and state.qemu.alive():
-        shutdown(d.qmp_socket, state.qemu, powerdown_timeout=0, quit_timeout=5)
+    """Kill the qemu of instance directory ``d`` if it runs, then delete the directory.
+
+    A corrupt or truncated ``instance.json`` does not stop it: the lock file names the running
+    qemu too (the launcher hands the lock to it).
+    """
+    try:
+        state = d.load_state()
+    except VmError:
+        state = None
+    ref = state.qemu if state is not None else None
+    if ref is None or not ref.alive():
+        ref = d.lock.holder()
+        if ref is not None and not _is_qemu(ref.pid):
+            ref = None  # a launcher still starting: it fails once its directory is gone
+    if ref is not None and ref.alive():
+        shutdown(d.qmp_socket, ref, powerdown_timeout=0, quit_timeout=5)
     shutil.rmtree(d.root, ignore_errors=True)
+
+
+def _is_qemu(pid: int) -> bool:
+    """Whether process ``pid`` runs a qemu-system emulator."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return False
+    return b"qemu-system" in argv0.rsplit(b"/", 1)[-1]
 
 
 def clean_instances() -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from workbench.errors import UsageError
+from workbench.files import PRIVATE, write_atomic
 
 SEED_LABEL = "cidata"
 
@@ -151,11 +152,9 @@ def write_seed_iso(cfg: SeedConfig, path: Path) -> None:
             file_mode=0o100400,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.touch(mode=0o600)
+    image = io.BytesIO()
     try:
-        iso.write(str(tmp))
+        iso.write_fp(image)
     finally:
         iso.close()
-    tmp.replace(path)
+    write_atomic(path, image.getvalue(), mode=PRIVATE)  # it holds the guest's host key
