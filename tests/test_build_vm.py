@@ -32,7 +32,7 @@ import yaml
 from workbench import dirs
 from workbench.lifecycle import keepalive
 from workbench.lifecycle.events import read_events
-from workbench.vm import InstanceDir, Status
+from workbench.vm import InstanceDir, Status, watchdog
 
 pytestmark = pytest.mark.slow
 
@@ -243,7 +243,7 @@ def test_failing_build_stays_up_and_shell_after_enters_the_part_dir(
     assert "error: build hello:" in text
     assert "the VM stays up" in text
     assert build_env.instance.status() is Status.RUNNING
-    decision = keepalive.read(build_env.instance.root)
+    decision = watchdog.read(build_env.instance.root)
     assert decision is not None
     assert decision.deadline - time.time() > 23 * 3600
     boots = [e for e in build_env.events() if e["kind"] == "host" and e["elapsed"] is not None]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.lifecycle import wheelhouse
 from workbench.errors import BuildError
+from workbench.lifecycle import wheelhouse
 from workbench.lifecycle.outputs import EXPORT_MARKER, deliver, export_prime
 from workbench.lifecycle.pack import PackError, missing_commands, mksquashfs_argv, pack
 

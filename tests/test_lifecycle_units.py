@@ -30,6 +30,7 @@ from workbench.lifecycle.guest import main as guest_main
 from workbench.lifecycle.session import shell_hook_command, shell_rc
 from workbench.lifecycle.snapyaml import arch_label, snap_file_name, snap_yaml, snap_yaml_data
 from workbench.lifecycle.steps import ShellMode, Situation, Step, plan, step_directory
+from workbench.vm import watchdog
 
 FRESH = Situation(status="absent", injected=None, wheelhouse="0.1.0-abc")
 WARM = Situation(status="saved", injected="0.1.0-abc", wheelhouse="0.1.0-abc")
@@ -202,11 +203,11 @@ def test_keepalive_policy_from_env_and_file(tmp_path: Path) -> None:
     assert policy == keepalive.Policy(after_success=30)
     with pytest.raises(UsageError, match="number of seconds"):
         keepalive.Policy.from_env({keepalive.ENV_FAILURE: "soon"})
-    assert keepalive.read(tmp_path) is None
+    assert watchdog.read(tmp_path) is None
     decision = keepalive.decide(policy, ok=True, keep=False, now=10)
-    keepalive.write(tmp_path, decision)
-    assert keepalive.read(tmp_path) == decision
-    assert not keepalive.watchdog_running(tmp_path)
+    watchdog.write(tmp_path, decision)
+    assert watchdog.read(tmp_path) == decision
+    assert not watchdog.running(tmp_path)
 
 
 def test_shell_rc_enters_the_directory_with_a_named_prompt() -> None:

@@ -116,11 +116,12 @@ def test_the_qemu_command_line_forwards_loopback_only_and_exports_only_the_share
     shares = [argv[i + 1] for i, word in enumerate(argv) if word == "-virtfs"]
     wheels = dict(running.shares)["wheels"]
     assert shares == [
-        f"local,path={running.project},mount_tag=project,security_model=none,id=project",
+        f"local,path={running.project},mount_tag=project,security_model=none,readonly=on,id=project",
         f"local,path={wheels},mount_tag=wheels,security_model=none,readonly=on,id=wheels",
     ]
     assert argv[argv.index("-monitor") + 1] == "none"
-    assert argv[argv.index("-qmp") + 1].startswith(f"unix:{running.dir.qmp_socket},")
+    assert f"socket,id=qmp0,path={running.dir.qmp_socket},server=on,wait=off" in argv
+    assert argv[argv.index("-mon") + 1] == "chardev=qmp0,mode=control"
     assert not {"-vnc", "-spice", "-gdb", "-s"} & set(argv)
 
 

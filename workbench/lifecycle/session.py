@@ -39,6 +39,7 @@ from workbench.lifecycle.steps import (
     plan,
     step_directory,
 )
+from workbench.vm import watchdog
 
 if TYPE_CHECKING:
     from workbench.lifecycle.guest import GuestSpec
@@ -251,7 +252,7 @@ class Session:
         self.instance.dir.create()
         self._log = BuildLog(self.instance.dir.build_log, self.instance.dir.events_log)
         root = self.instance.dir.root
-        keepalive.write(root, keepalive.busy(self.options.policy, now=time.time()))
+        watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
         house = wheelhouse.ensure_wheelhouse(notify=self.notify or (lambda _line: None))
         actions = self.plan()
         p = self.project
@@ -329,11 +330,11 @@ class Session:
         decision = keepalive.decide(
             self.options.policy, ok=ok, keep=self.options.keep, now=time.time()
         )
-        keepalive.write(root, decision)
+        watchdog.write(root, decision)
         from workbench.vm import Status
 
         if not decision.keep and self.instance.dir.status() is Status.RUNNING:
-            keepalive.spawn_watchdog(self.project.root, root)
+            watchdog.spawn(self.project.root, root)
         self.instance.close()
 
     def _from_base(self, house: Wheelhouse) -> None:

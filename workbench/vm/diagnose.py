@@ -109,6 +109,14 @@ FAILURES: tuple[Failure, ...] = (
         "use an image whose kernel has the 9p and 9pnet_virtio modules (tiny, debian-12)",
     ),
     Failure(
+        "project-read-only",
+        (ERROR,),
+        r"/project\b[^\n]*Read-only file system",
+        "the guest sees the project read-only: a build step may not write into it",
+        "write into the part's install directory ($CRAFT_PART_INSTALL) instead; or build "
+        "with --share-mode rw, which lets the guest write the project (docs/security.md)",
+    ),
+    Failure(
         "ssh-never-up",
         (ERROR,),
         r"SSH server never answered|SSH banner",

@@ -30,7 +30,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +42,7 @@ from workbench.errors import BuildError, UsageError, VmError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.progress import Listener, ignore
 from workbench.vm import accel as accel_mod
-from workbench.vm import diagnose, qemu, rekey
+from workbench.vm import diagnose, qemu, rekey, watchdog
 from workbench.vm.instance import InstanceDir, InstanceState, Status
 from workbench.vm.lock import ProcessRef
 from workbench.vm.qmp import Qmp, SnapshotEntry, parse_snapshots, shutdown, wait_exit
@@ -438,6 +439,7 @@ class Instance:
                 self.dir.lock.release()
             raise
         self._started = True
+        watchdog.spawn(self.project, self.dir.root.parent)  # bounds serial.log, keeps deadlines
 
     def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
         """After ``up`` failed with ``exc``: stop the qemu it started unless that qemu is a
@@ -497,12 +499,13 @@ class Instance:
         d.serial_log.unlink(missing_ok=True)  # this boot's console only
         log.info("starting %s", " ".join(argv))
         self.close()
-        self._proc = qemu.start(argv, d.qemu_log)
-        ref = ProcessRef.of(self._proc.pid)
-        state = state.launched(ref, state="starting", port=port, accel=accel, argv=argv)
-        d.save_state(state)
-        if ref is not None:
-            d.lock.transfer(ref)
+        with _interrupt_deferred():  # Ctrl-C waits until the state file names the new qemu
+            self._proc = qemu.start(argv, d.qemu_log)
+            ref = ProcessRef.of(self._proc.pid)
+            state = state.launched(ref, state="starting", port=port, accel=accel, argv=argv)
+            d.save_state(state)
+            if ref is not None:
+                d.lock.transfer(ref)
         proc = self._proc
         self._ssh = SshExecutor(
             port=port, user=LOGIN_USER, key=d.ssh_key, known_hosts=d.known_hosts
@@ -853,6 +856,26 @@ class Instance:
         self.close()
         destroy(self.dir)
         self._started = False
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) until the block ends, then raise it as usual.
+
+    A handler, not a signal mask: qemu started inside would inherit a mask, and ignore the
+    SIGTERM that stops it. Signals only reach the main thread, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending and callable(previous):
+        previous(signal.SIGINT, None)
 
 
 def _stop_group(pid: int, grace: float) -> None:
