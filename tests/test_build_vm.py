@@ -30,9 +30,11 @@ import pytest
 import yaml
 
 from workbench import dirs
+from workbench.errors import VmError
 from workbench.lifecycle import keepalive
 from workbench.lifecycle.events import read_events
 from workbench.vm import InstanceDir, Status, watchdog
+from workbench.vm.ssh import SshExecutor
 
 pytestmark = pytest.mark.slow
 
@@ -427,6 +429,42 @@ def test_debug_opens_a_shell_only_when_the_part_fails(build_env: BuildEnv) -> No
     assert "'override-pull' in part 'greeter' failed with code 7" in text
     assert "WB-workbench" in text  # the shell's files belong to the build user
     assert code == 1
+
+
+def test_the_guest_cannot_plant_files_in_the_project_and_has_keys_of_its_own(
+    build_env: BuildEnv,
+) -> None:
+    project = build_env.use("c-make")
+    source = project / "src" / "hello.c"
+    before = source.stat().st_mode
+    file = project / "snapcraft.yaml"
+    file.write_text(
+        file.read_text()
+        + "    override-build: |\n"
+        + "      chmod u+s,o+w /project/src/hello.c || exit 1\n"
+        + "      touch /project/planted\n"
+        + "      craftctl default\n"
+    )
+    done = build_env.build("--step", "build")
+    assert done.returncode == 1, done.stderr
+    assert "Read-only file system" in done.stderr
+    assert "the guest sees the project read-only" in done.stderr
+    assert "--share-mode rw" in done.stderr
+    assert source.stat().st_mode == before
+    assert not (project / "planted").exists()
+    # the project's VM came from the saved base, then got its own keys (OpenSSH re-keyed)
+    state = build_env.instance.load_state()
+    assert state is not None
+    assert state.port is not None
+    bases = sorted((build_env.cache / "bases" / "instances").glob("*/ssh_key"))
+    assert bases
+    mine = build_env.instance.ssh_key.read_bytes()
+    assert all(base.read_bytes() != mine for base in bases)
+    for base in bases:
+        with pytest.raises(VmError, match="failed"):
+            SshExecutor(
+                port=state.port, user="root", key=base, known_hosts=build_env.instance.known_hosts
+            ).connect(timeout=10)
 
 
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:
