@@ -10,6 +10,8 @@ Each round, on the tiny image, 384 MiB and 1 CPU (TCG unless KVM works):
            made beforehand; as soon as an SSH banner comes (the same detection workbench uses),
            a plain login and ``true`` (no lock, state, QMP, ready command or 9p mount).
 The overhead ratio compares like with like: cold (files exist) against bare (files made first).
+Then the warm instance is saved and copied twice as a new project's instance would be: the first
+start of a copy that gets keys of its own (re-key) against one that keeps the base's keys.
 Then, in the warm guest, taking turns: a sequential read of a file on the share mounted with
 msize 512000 and with 8192 (timed in the guest, /proc/timer_list); and ``true`` run through the
 product's :class:`SshExecutor`, on one persistent connection and on a new connection per command
@@ -179,6 +181,35 @@ def ssh_ms_per_command(vm: Instance, commands: int) -> tuple[float, float]:
     return 1000 * sum(t[0] for t in times) / commands, 1000 * sum(t[1] for t in times) / commands
 
 
+def rekey_round(
+    base: Instance, image: BootImage, root: Path, *, memory: str, cpus: int
+) -> tuple[float, float]:
+    """Seconds to the first command of two copies of the saved ``base``: re-keyed, not."""
+    from workbench.lifecycle.baseline import seed_instance
+
+    times = []
+    for name in ("rekeyed", "base-keys"):
+        project = root / "projects" / name
+        project.mkdir(parents=True, exist_ok=True)
+        copy = Instance(
+            project,
+            image=image,
+            memory=memory,
+            cpus=cpus,
+            instances=root / "instances",
+            notify=print,
+        )
+        seed_instance(base.dir, copy.dir, project)
+        if name == "base-keys":
+            copy.dir.rekey_marker.unlink()
+        start = time.monotonic()
+        copy.up()
+        copy.exec(["true"], check=True)
+        times.append(time.monotonic() - start)
+        copy.clean()
+    return times[0], times[1]
+
+
 @dataclass
 class Results:
     cold: list[float] = field(default_factory=list)
@@ -187,6 +218,8 @@ class Results:
     reads: dict[int, list[float]] = field(default_factory=lambda: {512000: [], 8192: []})
     ssh_persistent: list[float] = field(default_factory=list)
     ssh_new: list[float] = field(default_factory=list)
+    rekeyed: list[float] = field(default_factory=list)
+    base_keys: list[float] = field(default_factory=list)
     accel: str = "?"
 
 
@@ -217,6 +250,12 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
                 assert state is not None
                 assert state.accel is not None
                 results.accel = state.accel
+                vm.down(save=True)
+                rekeyed, base_keys = rekey_round(
+                    vm, image, root / "copies", memory=MEMORY, cpus=CPUS
+                )
+                results.rekeyed.append(rekeyed)
+                results.base_keys.append(base_keys)
                 vm.clean()
                 if not argv:
                     argv = bare_setup(
@@ -229,7 +268,7 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
                     )
                 results.bare.append(bare_round(argv, root / "bare", image))
         finally:  # never leave a qemu behind, even when a round fails
-            for path in (root / "instances").glob("*"):
+            for path in [*(root / "instances").glob("*"), *(root / "copies/instances").glob("*")]:
                 destroy(InstanceDir(path))
     return results
 
@@ -260,6 +299,13 @@ def rows(quick: bool) -> list[Row]:
             ("512000", r.reads[512000]),
             ("8192", r.reads[8192]),
             "MB/s",
+        ),
+        row(
+            "New project from a saved base: first start re-keyed vs with the base's keys",
+            ("re-keyed", r.rekeyed),
+            ("base keys", r.base_keys),
+            "s",
+            "re-key target: <= 2 s more",
         ),
         row(
             "SSH `true`: new connection per command vs persistent",

@@ -3,16 +3,17 @@
 Host side: :mod:`.project` (find the project upward, explode, resolve architectures and grammar),
 :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
 :mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
-instance), :mod:`.keepalive` (idle policy and watchdog), :mod:`.snapyaml` (meta/snap.yaml) and
-:mod:`.events` (the JSON-lines stream and ``build.log``). Guest side: :mod:`.guest` (the runner
-driving craft-parts) and :mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
+instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
+:mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events` (the JSON-lines
+stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving craft-parts) and
+:mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
 the standard library at module level, because the guest has no host dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
 in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's
 ``site-packages/workbench/lifecycle/`` (``Instance.push``) and running ``runuser -u workbench --
-python -m workbench.lifecycle.guest run SPEC`` there with ``cwd=/project`` (``prepare`` and
-``deliver`` as root) takes seconds, which is how the runner was developed (a full ``build``
+python -m workbench.lifecycle.guest run - < SPEC.json`` there with ``cwd=/project``
+(``prepare`` as root) takes seconds, which is how the runner was developed (a full ``build``
 reinstalls the wheelhouse whenever the sources change).
 
 Importing this package loads nothing; the names below load on first use.
