@@ -246,7 +246,6 @@ class Session:
     def run(self) -> BuildResult:
         """Execute the plan; raise :class:`BuildError` (after any shell) when a step failed."""
         from workbench.lifecycle import wheelhouse
-        from workbench.vm import Status
 
         started = time.monotonic()
         self.instance.dir.create()
@@ -271,14 +270,7 @@ class Session:
                 data={"actions": [a.to_json() for a in actions]},
             )
         )
-        if self.options.disk_size and self.instance.dir.status() is Status.RUNNING:
-            self.emit(
-                Event(
-                    "host",
-                    f"disk: the VM is running: --disk-size {self.options.disk_size} applies when"
-                    " it next starts (`workbench vm down` first)",
-                )
-            )
+        self._running_notices()
         ok = False
         finished = False
         shell_dir: str | None = None
@@ -324,6 +316,28 @@ class Session:
         if not ok:
             raise self._failure()
         return result
+
+    def _running_notices(self) -> None:
+        """Say which asked-for settings a VM that is already running does not have yet."""
+        from workbench.vm import Status, qemu
+
+        if self.instance.dir.status() is not Status.RUNNING:
+            return
+        state = self.instance.dir.load_state()
+        running = "rw" if state is not None and qemu.project_writable(state.argv) else "ro"
+        changes = []
+        if self.options.disk_size:
+            changes.append(f"--disk-size {self.options.disk_size}")
+        if self.instance.share_mode != running:
+            changes.append(f"--share-mode {self.instance.share_mode} (running: {running})")
+        for change in changes:
+            self.emit(
+                Event(
+                    "host",
+                    f"the VM is running: {change} applies when it next starts"
+                    " (`workbench vm down` first)",
+                )
+            )
 
     def _finish(self, ok: bool) -> None:
         root = self.instance.dir.root

@@ -404,8 +404,7 @@ class Instance:
                 cache=dirs.cache_dir() / "accel.json",
                 notify=self.notify,
             )
-            project_tag = "project" if self.share_mode == "ro" else "project:rw"
-            tags = [*([project_tag] if self.share_project else []), *(t for t, _ in self.shares)]
+            tags = [*(["project"] if self.share_project else []), *(t for t, _ in self.shares)]
             tag = _tag(image.sha256, state, binary, sorted(tags))
             warm = None
             if state.state == "saved":
@@ -618,7 +617,7 @@ class Instance:
 
     def _mount_attempt(self, left: float) -> bool:
         state = self._state()
-        writable = state is not None and "project:rw" in qemu.share_tags(state.argv)
+        writable = state is not None and qemu.project_writable(state.argv)
         mode = "rw" if writable else "ro"  # as the running qemu exports it
         result = self._executor().run(mount_command(self.msize, mode), timeout=left)
         if result.exit_status != 0:
