@@ -259,7 +259,7 @@ def test_mismatching_download_in_the_index_leaves_nothing_behind(
     files = REMOTE
     write_user_index(cache, url, files)
     served.files.update({f"/{role}": data for role, data in files.items()})
-    served.files["/kernel"] = b"tampered kernel"
+    served.files["/kernel"] = b"kernel bytez"  # the right size, the wrong bytes
     with pytest.raises(VmError, match=f"sha256 mismatch for {url}/kernel"):
         images.ensure_image("remote")
     leftovers = [p.name for p in (dirs.images_dir() / "remote").rglob("*") if p.is_file()]

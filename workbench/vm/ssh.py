@@ -18,19 +18,25 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.atomicfile import atomic_output
 from workbench.errors import BuildError, VmError
 
 if TYPE_CHECKING:
     import paramiko
 
 Sink = Callable[[str], None]
+OUTPUT_CAP = 8 << 20  # bytes of each stream a Completed keeps (the tail); sinks see everything
+PULL_LIMIT = 16 << 30  # bytes: `pull` refuses a bigger guest file unless told a higher limit
+CHUNK = 1 << 20
 _TURNED_AWAY = "Error reading SSH protocol banner"  # paramiko: closed before the banner came
 
 
@@ -130,6 +136,34 @@ def port_open(port: int, timeout: float) -> bool:
             return True
     except OSError:
         return False
+
+
+class _Tail:
+    """The last ``cap`` bytes of a stream, and how many came before them."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(cap, 1)
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        while self.size - len(self.chunks[0]) >= self.cap:
+            self.size -= len(first := self.chunks.popleft())
+            self.dropped += len(first)
+
+    def text(self) -> str:
+        """The kept bytes as text, after a line saying how many were dropped (if any were)."""
+        data = b"".join(self.chunks)
+        cut = max(len(data) - self.cap, 0)
+        if not self.dropped and not cut:
+            return data.decode("utf-8", "replace")
+        while cut < len(data) and 0x80 <= data[cut] < 0xC0:  # not in the middle of a character
+            cut += 1
+        note = f"[workbench: {self.dropped + cut} bytes of earlier output dropped]\n"
+        return note + data[cut:].decode("utf-8", "replace")
 
 
 def _quiet_library_log() -> None:
@@ -234,14 +268,15 @@ class SshExecutor:
     ) -> Completed:
         """Run ``argv`` in the guest; stream output to the sinks; raise on timeout.
 
-        With ``check`` a non-zero exit status raises :class:`~workbench.errors.BuildError`.
+        The sinks see all of the output; the :class:`Completed` keeps the last
+        :data:`OUTPUT_CAP` bytes of each stream and says how many it dropped. With ``check`` a
+        non-zero exit status raises :class:`~workbench.errors.BuildError`.
         """
         chan = self._start(command_line(argv, env=env, cwd=cwd))
         if stdin:
             chan.sendall(stdin)
         chan.shutdown_write()
-        out: list[str] = []
-        err: list[str] = []
+        out, err = _Tail(OUTPUT_CAP), _Tail(OUTPUT_CAP)
         streams = (
             (chan.recv_ready, chan.recv, on_stdout, out),
             (chan.recv_stderr_ready, chan.recv_stderr, on_stderr, err),
@@ -251,10 +286,11 @@ class SshExecutor:
         try:
             while True:
                 moved = False
-                for (ready, recv, sink, parts), decoder in zip(streams, decoders, strict=True):
+                for (ready, recv, sink, tail), decoder in zip(streams, decoders, strict=True):
                     if ready():
-                        text = decoder.decode(recv(65536))
-                        parts.append(text)
+                        data = recv(65536)
+                        tail.add(data)
+                        text = decoder.decode(data)
                         if sink and text:
                             sink(text)
                         moved = True
@@ -278,7 +314,7 @@ class SshExecutor:
                 )
         finally:
             chan.close()
-        result = Completed(list(argv), status, "".join(out), "".join(err))
+        result = Completed(list(argv), status, out.text(), err.text())
         return result.check() if check else result
 
     def _start(self, command: str) -> paramiko.Channel:
@@ -320,16 +356,43 @@ class SshExecutor:
             except OSError as exc:
                 raise VmError(f"cannot push {src} to {dst}: {exc}") from exc
 
-    def pull(self, src: str, dst: Path) -> None:
-        """Copy the guest file ``src`` to the host path ``dst`` (SFTP)."""
+    def pull(self, src: str, dst: Path, *, max_bytes: int = PULL_LIMIT) -> None:
+        """Copy the guest file ``src`` to the host path ``dst`` (SFTP), whole or not at all.
+
+        The bytes go to a temporary file next to ``dst`` that replaces it only once exactly the
+        size the guest stated arrived. Not a regular file, over ``max_bytes``, changed while
+        copied, a lost connection or an interrupt: a VmError (or the interrupt), ``dst`` as it was.
+        """
         import paramiko
 
         sftp = paramiko.SFTPClient.from_transport(self._transport())
         assert sftp is not None
         with sftp:
             try:
-                sftp.get(src, str(dst))
-            except OSError as exc:
+                info = sftp.stat(src)
+                size = info.st_size or 0
+                if not stat.S_ISREG(info.st_mode or 0):
+                    raise VmError(f"cannot pull {src}: not a regular file")
+                if size > max_bytes:
+                    raise VmError(
+                        f"cannot pull {src}: its {size} bytes exceed the limit of {max_bytes}",
+                        hint="pass a higher max_bytes if the file is expected to be that big",
+                    )
+                with sftp.open(src, "rb") as remote, atomic_output(dst) as out:
+                    remote.prefetch(size)
+                    got = 0
+                    while chunk := remote.read(min(CHUNK, size + 1 - got)):
+                        got += len(chunk)
+                        if got > size:
+                            break
+                        out.write(chunk)
+                    if got != size:
+                        raise VmError(
+                            f"cannot pull {src}: it changed while it was copied "
+                            f"({size} bytes stated, {got} read)",
+                            hint="pull it again once nothing writes it",
+                        )
+            except (OSError, EOFError, paramiko.SSHException) as exc:
                 raise VmError(f"cannot pull {src} to {dst}: {exc}") from exc
 
     def shell(self) -> int:
