@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.atomicfile import atomic_output
 from workbench.errors import BuildError, VmError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import paramiko
 
 Sink = Callable[[str], None]
+_Opened = TypeVar("_Opened")
 OUTPUT_CAP = 8 << 20  # bytes of each stream a Completed keeps (the tail); sinks see everything
 PULL_LIMIT = 16 << 30  # bytes: `pull` refuses a bigger guest file unless told a higher limit
 CHUNK = 1 << 20
@@ -323,18 +324,33 @@ class SshExecutor:
         A channel (or connection) that closes before the command is sent is retried once on a
         fresh connection: nothing ran yet, so the retry cannot run the command twice.
         """
+        return self._twice(lambda: self._open_and_exec(command), f"before `{command}` started")
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        """An SFTP session (retried once on a fresh connection, as :meth:`_start`)."""
+        import paramiko
+
+        def open_sftp() -> paramiko.SFTPClient:
+            sftp = paramiko.SFTPClient.from_transport(self._transport())
+            assert sftp is not None
+            return sftp
+
+        return self._twice(open_sftp, "before an SFTP session started")
+
+    def _twice(self, open_channel: Callable[[], _Opened], when: str) -> _Opened:
+        """``open_channel()``, or once more on a fresh connection if the guest closed it."""
         import paramiko
 
         failures = (paramiko.SSHException, EOFError, OSError)
         try:
-            return self._open_and_exec(command)
+            return open_channel()
         except failures:
             self.close()
         try:
-            return self._open_and_exec(command)
+            return open_channel()
         except failures as exc:
             raise VmError(
-                f"the guest's SSH server closed the session before `{command}` started: {exc}",
+                f"the guest's SSH server closed the session {when}: {exc}",
                 hint="see `python -m workbench vm logs`; `vm down` and `vm up` restart the guest",
             ) from exc
 
@@ -345,11 +361,7 @@ class SshExecutor:
 
     def push(self, src: Path, dst: str) -> None:
         """Copy the host file ``src`` to ``dst`` in the guest (SFTP)."""
-        import paramiko
-
-        sftp = paramiko.SFTPClient.from_transport(self._transport())
-        assert sftp is not None
-        with sftp:
+        with self._sftp() as sftp:
             try:
                 sftp.put(str(src), dst)
                 sftp.chmod(dst, src.stat().st_mode & 0o7777)
@@ -365,9 +377,7 @@ class SshExecutor:
         """
         import paramiko
 
-        sftp = paramiko.SFTPClient.from_transport(self._transport())
-        assert sftp is not None
-        with sftp:
+        with self._sftp() as sftp:
             try:
                 info = sftp.stat(src)
                 size = info.st_size or 0
@@ -379,7 +389,6 @@ class SshExecutor:
                         hint="pass a higher max_bytes if the file is expected to be that big",
                     )
                 with sftp.open(src, "rb") as remote, atomic_output(dst) as out:
-                    remote.prefetch(size)
                     got = 0
                     while chunk := remote.read(min(CHUNK, size + 1 - got)):
                         got += len(chunk)
