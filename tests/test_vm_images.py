@@ -138,7 +138,7 @@ def test_interrupted_download_says_so_and_the_next_run_resumes(
     assert err.value.hint is not None
     assert "resumes" in err.value.hint
     assert (tmp_path / "disk.qcow2.part").stat().st_size == 2_000_000
-    download(f"{url}/disk", dest, sha256=sha(PAYLOAD))
+    download(f"{url}/disk", dest, sha256=sha(PAYLOAD), size=len(PAYLOAD))
     assert dest.read_bytes() == PAYLOAD
     assert served.requests[-1] == ("/disk", "bytes=2000000-")
 

@@ -452,9 +452,7 @@ def verify(image: BootImage) -> None:
     if any(stamp[1] / 1e9 > time.time() - RACY_SECONDS for stamp in stamps.values()):
         return
     with contextlib.suppress(OSError):
-        scratch = record.with_suffix(".tmp")
-        scratch.write_text(json.dumps({"sha256": image.sha256, "stat": stamps}))
-        scratch.replace(record)
+        write_atomic(record, json.dumps({"sha256": image.sha256, "stat": stamps}).encode())
 
 
 def _stat_stamp(path: Path) -> list[int]:
