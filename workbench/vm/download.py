@@ -16,7 +16,6 @@ import urllib.request
 from pathlib import Path
 from typing import NoReturn
 
-from workbench.atomicfile import fsync_dir
 from workbench.errors import VmError
 from workbench.progress import Listener, Progress, ignore
 from workbench.vm.builders.recipe import CHUNK
@@ -122,7 +121,6 @@ def download(
         listener(Progress(task, have, expected, "sha256 mismatch", unit="B", finished=True))
         _discard(part, f"sha256 mismatch for {url}: expected {sha256}, got {got}")
     part.replace(dest)
-    fsync_dir(dest.parent)
     listener(Progress(task, have, expected, "verified", unit="B", finished=True))
 
 

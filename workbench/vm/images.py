@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from workbench import dirs, yamlpos
-from workbench.atomicfile import write_atomic
 from workbench.errors import SourceError, UsageError, VmError
+from workbench.files import PUBLIC, write_atomic
 from workbench.progress import Listener, Progress, ignore
 from workbench.vm import builders
 from workbench.vm.builders.recipe import sha256_file
@@ -238,7 +238,7 @@ def _save_record(name: str, record: dict[str, Any]) -> None:
         records = _load_records()
         records[name] = record
         text = json.dumps({"version": 1, "images": records}, indent=2, sort_keys=True) + "\n"
-        write_atomic(_records_path(), text.encode(), mode=0o644)
+        write_atomic(_records_path(), text, mode=PUBLIC)
 
 
 _held = threading.local()  # .dirs: the images directories whose lock this thread holds
@@ -452,7 +452,7 @@ def verify(image: BootImage) -> None:
     if any(stamp[1] / 1e9 > time.time() - RACY_SECONDS for stamp in stamps.values()):
         return
     with contextlib.suppress(OSError):
-        write_atomic(record, json.dumps({"sha256": image.sha256, "stat": stamps}).encode())
+        write_atomic(record, json.dumps({"sha256": image.sha256, "stat": stamps}))
 
 
 def _stat_stamp(path: Path) -> list[int]:

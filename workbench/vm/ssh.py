@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from workbench.atomicfile import atomic_output
 from workbench.errors import BuildError, VmError
+from workbench.files import atomic_output
 
 if TYPE_CHECKING:
     import paramiko
