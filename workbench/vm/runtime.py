@@ -56,6 +56,7 @@ from workbench.vm.snapshots import (
     mismatches,
 )
 from workbench.vm.ssh import (
+    PULL_LIMIT,
     Completed,
     ConnectionLost,
     HostKeyChanged,
@@ -704,9 +705,10 @@ class Instance:
             raise UsageError(f"{src}: no such file to push")
         self._executor().push(src, dst)
 
-    def pull(self, src: str, dst: Path) -> None:
-        """Copy the guest file ``src`` to the host path ``dst``."""
-        self._executor().pull(src, dst)
+    def pull(self, src: str, dst: Path, *, max_bytes: int = PULL_LIMIT) -> None:
+        """Copy the guest file ``src`` to the host path ``dst``, whole or not at all (see
+        :meth:`SshExecutor.pull`); a file over ``max_bytes`` is refused."""
+        self._executor().pull(src, dst, max_bytes=max_bytes)
 
     # -- snapshots -------------------------------------------------------------------------------
 
