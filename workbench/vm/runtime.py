@@ -439,7 +439,7 @@ class Instance:
                 self.dir.lock.release()
             raise
         self._started = True
-        watchdog.spawn(self.project, self.dir.root.parent)  # bounds serial.log, keeps deadlines
+        watchdog.spawn(self.project, self.dir.root)  # bounds serial.log, keeps deadlines
 
     def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
         """After ``up`` failed with ``exc``: stop the qemu it started unless that qemu is a
