@@ -26,7 +26,6 @@ from workbench.vm.runtime import Instance
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LOOPBACK_V4 = "0100007F"  # 127.0.0.1 as /proc/net/tcp prints it (little-endian hex)

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ("vm_fixtures",)
 
 FAILURE = {f.key: f for f in FAILURES}
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ("vm_fixtures",)
 
 # The listening dropbear: a child of init that is not our own session's server process (which
 # init also adopts once the first listener it was forked from is gone).
