@@ -36,7 +36,6 @@ from workbench.vm.ssh import SshExecutor
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 WRITERS = 8
 ROUNDS = 25

@@ -29,7 +29,6 @@ from workbench.vm.ssh import SshExecutor, known_hosts_line
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 HOSTILE = "p,path=/,mount_tag=x=y,,z"
 """A project directory name made to inject qemu options if it went into -virtfs unescaped."""
