@@ -96,6 +96,32 @@ class BuildEnv:
             check=False,
         )
 
+    def running(self, example: str = "c-make") -> Path:
+        """The project holding ``example``, its VM up (a pull starts it when it is not)."""
+        project = self.use(example)
+        pulled = self.build("--step", "pull")
+        assert pulled.returncode == 0, pulled.stderr
+        return project
+
+    def saved(self, example: str = "c-make") -> Path:
+        """The project holding ``example``, its VM stopped with a saved state."""
+        project = self.running(example)
+        down = self.vm_command("down", "--save")
+        assert down.returncode == 0, down.stderr
+        return project
+
+    def fresh(self) -> None:
+        """No VM for the project: the next build starts from the image's saved base."""
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench", "clean", str(self.project)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
     def events(self) -> list[dict[str, object]]:
         return [e.__dict__ for e in read_events(self.instance.root / "events.jsonl")]
 
@@ -181,6 +207,7 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
 def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
     build_env: BuildEnv, tmp_path: Path
 ) -> None:
+    build_env.fresh()
     project = build_env.use("c-make")
     staged = build_env.build("--step", "stage", cwd=project / "src")
     assert staged.returncode == 0, staged.stderr
@@ -230,7 +257,7 @@ def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
 def test_failing_build_stays_up_and_shell_after_enters_the_part_dir(
     build_env: BuildEnv,
 ) -> None:
-    project = build_env.use("c-make")
+    project = build_env.saved("c-make")  # so this build starts warm from the saved state
     (project / "src" / "hello.c").write_text("int main(void) { return missing; }\n")
     text, code, sent = drive_shell(
         build_env,
@@ -357,7 +384,7 @@ def test_forged_guest_events_are_shown_as_data(build_env: BuildEnv) -> None:
 
 
 def test_packages_without_a_network_are_named(build_env: BuildEnv) -> None:
-    project = build_env.use("c-make")
+    project = build_env.running("c-make")
     file = project / "snapcraft.yaml"
     file.write_text(file.read_text() + "    build-packages: [pv]\n")
     offline = (
@@ -440,6 +467,7 @@ def test_plugins_tour_builds_every_plugin_and_override(build_env: BuildEnv, tmp_
 
 
 def test_shell_instead_of_a_step_for_one_part(build_env: BuildEnv) -> None:
+    build_env.use("plugins-tour")
     text, code, sent = drive_shell(
         build_env,
         ["--part", "greeter", "--step", "build", "--shell"],
@@ -454,7 +482,7 @@ def test_shell_instead_of_a_step_for_one_part(build_env: BuildEnv) -> None:
 
 
 def test_debug_opens_a_shell_only_when_the_part_fails(build_env: BuildEnv) -> None:
-    file = build_env.project / "snapcraft.yaml"
+    file = build_env.use("plugins-tour") / "snapcraft.yaml"
     file.write_text(
         file.read_text().replace(
             'craftctl default\n      echo "pulled', 'exit 7\n      echo "pulled'
@@ -508,6 +536,7 @@ def test_the_guest_cannot_plant_files_in_the_project_and_has_keys_of_its_own(
 
 
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:
+    build_env.running("c-make")
     root = build_env.instance.root
     assert root.exists()
     done = subprocess.run(

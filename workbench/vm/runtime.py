@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -439,6 +440,9 @@ class Instance:
                 self.dir.lock.release()
             raise
         self._started = True
+        stale = watchdog.read(self.dir.root)
+        if stale is not None and stale.expired(time.time()):  # an old build's deadline
+            self.dir.keepalive_file.unlink(missing_ok=True)
         watchdog.spawn(self.project, self.dir.root)  # bounds serial.log, keeps deadlines
 
     def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
