@@ -232,7 +232,7 @@ class Instance:
     def _require_state(self) -> InstanceState:
         state = self._state()
         if state is None:
-            raise VmError(f"no instance for {self.project}", hint="run `vm up` first")
+            raise UsageError(f"no instance for {self.project}", hint="run `vm up` first")
         return state
 
     def _alive(self, state: InstanceState | None) -> bool:
