@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -380,8 +381,14 @@ class Instance:
             self.notify(f"grew the disk of {d.name} from {current} to {wanted} MiB")
         return replace(state, disk_mib=wanted or current)
 
-    def up(self) -> None:
-        """Start the instance and wait until the guest is ready (refused when already locked)."""
+    def up(self, *, stop_after: float | None = None, source: str = "vm up") -> None:
+        """Start the instance and wait until the guest is ready (refused when already locked).
+
+        It stops by itself (state saved) once idle for ``stop_after`` seconds (default:
+        ``WORKBENCH_STOP_AFTER_IDLE``, else 30 min); ``source`` says who started it. The deadline
+        and the watchdog exist from before qemu starts, so a launcher that dies leaves no orphan.
+        """
+        idle = watchdog.default_idle(os.environ) if stop_after is None else stop_after
         self.dir.create()
         notice = self.dir.lock.acquire(ProcessRef.current())
         if notice:
@@ -389,6 +396,11 @@ class Instance:
         from workbench.vm.images import verify
 
         previous = self._state()
+        t = self.timeouts
+        boot = t.qmp + t.port + t.banner + t.login + t.ready + t.mount
+        watchdog.write(
+            self.dir.root, watchdog.armed(idle, source=source, now=time.time(), grace=boot)
+        )
         try:
             memory = diagnose.memory_notice(self.memory_mib, diagnose.host_meminfo())
             if memory:
@@ -439,7 +451,8 @@ class Instance:
                 self.dir.lock.release()
             raise
         self._started = True
-        watchdog.spawn(self.project, self.dir.root.parent)  # bounds serial.log, keeps deadlines
+        watchdog.touch(self.dir.root)  # idle from now on
+        watchdog.spawn(self.project, self.dir.root)  # bounds serial.log, keeps deadlines
 
     def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
         """After ``up`` failed with ``exc``: stop the qemu it started unless that qemu is a
@@ -506,6 +519,7 @@ class Instance:
             d.save_state(state)
             if ref is not None:
                 d.lock.transfer(ref)
+            watchdog.spawn(self.project, d.root)  # the deadline holds if we die now
         proc = self._proc
         self._ssh = SshExecutor(
             port=port, user=LOGIN_USER, key=d.ssh_key, known_hosts=d.known_hosts
@@ -656,8 +670,9 @@ class Instance:
         """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError.
 
         A lost connection raises :class:`~workbench.vm.ssh.ConnectionLost`, or the error saying
-        the VM died when qemu is gone.
+        the VM died when qemu is gone. The VM's idle deadline restarts before and after it.
         """
+        watchdog.touch(self.dir.root)
         try:
             result = self._executor().run(
                 argv,
@@ -670,6 +685,7 @@ class Instance:
             )
         except ConnectionLost as err:
             raise self.crash_error() or err from err
+        watchdog.touch(self.dir.root)
         if check and result.exit_status != 0:
             try:
                 result.check()
