@@ -25,11 +25,14 @@ from workbench.errors import UsageError
 from workbench.lifecycle import keepalive
 from workbench.vm import InstanceDir, Status, watchdog
 from workbench.vm.watchdog import KeepAlive
+from workbench.widgets.build_view import copy_example
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
 pytest_plugins = ("vm_fixtures",)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "build" / "c-make"
 
 
 def test_durations_parse_and_read_back() -> None:
@@ -202,7 +205,7 @@ view = BuildView({project!r}, image="tiny", memory="384M", cpus=1, stop_after=30
 view.launch()
 view.runner.wait(600)
 view.refresh()
-print("STATE", view.runner.state, view.vm_status)
+print("STATE", view.runner.state, view.vm_status, view.status_text)
 print(view.keepalive_text)
 """
 
@@ -213,7 +216,7 @@ def test_a_killed_kernel_leaves_no_vm_running_past_its_deadline(
 ) -> None:
     from jupyter_client.manager import KernelManager
 
-    project = vm_env.project("kernel")
+    project = copy_example(EXAMPLE, workdir=vm_env.cache.parent / "kernel")
     directory = InstanceDir.for_project(project)
     manager = KernelManager(kernel_name="python3")
     manager.start_kernel(env={**os.environ, "WORKBENCH_CACHE_DIR": str(vm_env.cache)})
