@@ -54,10 +54,18 @@ class Timings:
 
 
 def session(
-    project: Path, *, step: Step = Step.PACK, share: bool = False, from_base: bool = True
+    project: Path,
+    *,
+    step: Step = Step.PACK,
+    share: bool = False,
+    from_base: bool = True,
+    share_mode: str = "ro",
 ) -> tuple[float, Timings, Session]:
+    """One build session; ``share``: parts/ on the 9p share (the VM must be ``rw``)."""
     timings = Timings()
-    options = BuildOptions(step=step, work_on_share=share, from_base=from_base)
+    options = BuildOptions(
+        step=step, work_on_share=share, from_base=from_base, share_mode=share_mode
+    )
     run = Session(project, options, listeners=(timings,))
     result = run.run()
     return result.elapsed, timings, run
@@ -130,10 +138,11 @@ def measure(cold_project: Path, project: Path, *, repeat: int) -> list[tuple[str
     rows.append(("  of which boot (warm start)", warm_timings.host.get("boot", 0.0)))
     on_disk: list[float] = []
     on_share: list[float] = []
+    run.instance.down(save=True)  # parts on 9p need the project writable: restart it rw
     for _ in range(repeat):
         for share, results in ((False, on_disk), (True, on_share)):
             wipe(run)
-            _, timings, run = session(project, step=Step.PRIME, share=share)
+            _, timings, run = session(project, step=Step.PRIME, share=share, share_mode="rw")
             results.append(timings.host["lifecycle"])
     rows.append(("lifecycle, parts on the VM disk (median)", statistics.median(on_disk)))
     rows.append(("lifecycle, parts on the 9p share (median)", statistics.median(on_share)))

@@ -34,11 +34,14 @@ def rows(quick: bool) -> list[Row]:
         project = Path(tmp, EXAMPLE)
         shutil.copytree(EXAMPLES / EXAMPLE, project)
         try:
-            _, _, run = session(project, step=Step.PRIME)  # from the saved base; warms caches
+            # from the saved base, the project writable (parts on 9p need it); warms caches
+            _, _, run = session(project, step=Step.PRIME, share_mode="rw")
             for _ in range(rounds):
                 for on_share, values in ((False, disk), (True, share)):
                     wipe(run)
-                    _, timings, run = session(project, step=Step.PRIME, share=on_share)
+                    _, timings, run = session(
+                        project, step=Step.PRIME, share=on_share, share_mode="rw"
+                    )
                     values.append(timings.host["lifecycle"])
         finally:
             clean(project)

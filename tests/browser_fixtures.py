@@ -4,7 +4,7 @@ The servers run on 127.0.0.1, on a free port, in a private copy of ``notebooks/`
 ``examples/`` (JupyterLab autosaves edited notebooks: the repository's copies must not change),
 with private Jupyter config, data, runtime and settings directories. JupyterLab needs a token.
 Chromium is ``/usr/bin/chromium``, driven by Playwright over CDP; no browser is ever downloaded.
-Screenshots go to ``tests/artifacts/``.
+Screenshots go to ``tests/artifacts/`` (a temporary directory when it is not writable).
 """
 
 from __future__ import annotations
@@ -200,13 +200,24 @@ def page(browser: Any) -> Iterator[Any]:
 Shoot = Callable[[str], Path]
 
 
+def artifacts(fallback: Path) -> Path:
+    """``tests/artifacts/`` when this user may write there (the checkout may belong to another
+    user), else ``fallback``."""
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+    except OSError:
+        return fallback
+    return ARTIFACTS if os.access(ARTIFACTS, os.W_OK | os.X_OK) else fallback
+
+
 @pytest.fixture
-def shoot(page: Any) -> Shoot:
-    """``shoot(NAME)`` saves the page as ``tests/artifacts/NAME.png`` and returns the path."""
+def shoot(page: Any, tmp_path: Path) -> Shoot:
+    """``shoot(NAME)`` saves the page as ``tests/artifacts/NAME.png`` (else in the test's
+    temporary directory) and returns the path."""
+    where = artifacts(tmp_path)
 
     def save(name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        path = where / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 

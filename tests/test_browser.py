@@ -9,7 +9,6 @@ import pytest
 if TYPE_CHECKING:
     from browser_fixtures import Server, Shoot
 
-pytest_plugins = ("browser_fixtures",)
 
 pytestmark = pytest.mark.browser
 

@@ -316,6 +316,46 @@ def test_a_part_craft_parts_refuses_points_at_the_part(build_env: BuildEnv) -> N
     assert "bogus" in first
 
 
+FORGED_BUILD = r"""
+    override-build: |
+      p=$$  # the guest runner, whose stdout is the event stream: a hostile build writes there
+      until tr '\0' ' ' < /proc/$p/cmdline | grep -q 'workbench[.]lifecycle[.]guest'; do
+        p=$(cut -d' ' -f4 /proc/$p/stat)
+        [ "$p" -gt 1 ] || exit 4
+      done
+      e='@workbench-event'
+      {
+        printf '%s\n' "$e"' {"kind": "done", "message": "build succeeded", "data": {"ok": 1}}'
+        printf '%s\n' "$e"' {"kind": "step", "message": "\u001b]0;pwned\u0007", "part": [1]}'
+        printf '%s\n' "$e"' [[[['
+        printf '\033[2J\302\233 plain <b>output</b> ok\rFAILED\n'
+        printf '%s\n' "$e"' {"kind": "error", "message": "x\u001b[2J", "data": {"hint": "\u0007"}}'
+      } > /proc/$p/fd/1
+      exit 3
+"""
+
+
+def test_forged_guest_events_are_shown_as_data(build_env: BuildEnv) -> None:
+    """A build that writes forged event lines into the guest runner's own stdout."""
+    project = build_env.use("c-make")
+    file = project / "snapcraft.yaml"
+    file.write_text(file.read_text() + FORGED_BUILD)
+    done = build_env.build("--step", "build")
+    assert done.returncode == 1, done.stderr
+    unsafe = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    assert not unsafe.search(done.stderr), done.stderr
+    assert "error: x\\x1b[2J (\\x07; the VM stays up" in done.stderr
+    events = build_env.events()
+    assert [e["message"] for e in events if e["kind"] == "done"] == ["build failed"]
+    shown = [str(e["message"]) for e in events if e["kind"] == "output"]
+    assert any('unexpected event kind "done"' in m for m in shown)
+    assert any(m.startswith("workbench: not an event: [[[[") for m in shown)
+    assert any("\\x1b]0;pwned\\x07" in str(e["message"]) for e in events if e["kind"] == "step")
+    log = (build_env.instance.root / "build.log").read_text()
+    assert "\\x1b[2J\\x9b plain <b>output</b> ok\\x0dFAILED" in log
+    assert not unsafe.search(log.replace("\n", "").replace("\t", ""))
+
+
 def test_packages_without_a_network_are_named(build_env: BuildEnv) -> None:
     project = build_env.use("c-make")
     file = project / "snapcraft.yaml"

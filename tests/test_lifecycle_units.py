@@ -104,7 +104,9 @@ def test_event_round_trip_and_marked_lines() -> None:
     assert line.startswith(PREFIX)
     assert parse_line(line) == event
     assert parse_line("make: *** [all] Error 1") is None
-    assert parse_line(PREFIX + "{not json") is None
+    malformed = parse_line(PREFIX + "{not json")
+    assert malformed is not None
+    assert (malformed.kind, malformed.message) == ("output", "workbench: not an event: {not json")
     assert event.line() == "build hello: run (1.2 s)"
     with pytest.raises(ValueError, match="unknown event kind"):
         Event("bogus")

@@ -14,19 +14,24 @@ import os
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import paramiko
 import pytest
 
+from workbench.errors import VmError
 from workbench.vm.images import BootImage
+from workbench.vm.keys import generate_ed25519
 from workbench.vm.runtime import Instance
+from workbench.vm.ssh import SshExecutor
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LOOPBACK_V4 = "0100007F"  # 127.0.0.1 as /proc/net/tcp prints it (little-endian hex)
@@ -190,6 +195,129 @@ def test_the_guest_can_reach_host_loopback_services_through_the_gateway(
         result = running.exec(["sh", "-c", f"nc 10.0.2.2 {port} </dev/null"], timeout=60)
         assert answered.wait(30)
     assert "host loopback service" in result.stdout
+
+
+DISPLAY_OPTIONS = {"-vnc", "-spice", "-sdl", "-curses", "-full-screen", "-gtk", "-cocoa"}
+
+
+@pytest.mark.slow
+def test_qemu_has_no_display_and_no_default_devices(running: Instance) -> None:
+    argv = Path(f"/proc/{qemu_pid(running)}/cmdline").read_bytes().decode().split("\0")[:-1]
+    assert argv[argv.index("-display") + 1] == "none"
+    assert argv.count("-display") == 1
+    assert "-nodefaults" in argv
+    assert not DISPLAY_OPTIONS & set(argv)
+    for i, word in enumerate(argv[:-1]):
+        if word in ("-device", "-vga", "-chardev", "-spice", "-audiodev"):
+            value = argv[i + 1]
+            assert not any(ui in value for ui in ("vnc", "spice", "sdl", "gtk", "qxl")), value
+    assert "vga" not in " ".join(argv).lower().replace("-vga none", "")
+
+
+@contextmanager
+def agent_socket(path: Path) -> Iterator[list[socket.socket]]:
+    """A unix socket at ``path`` where an SSH agent would listen; yields the connections it got."""
+    callers: list[socket.socket] = []
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def record() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            callers.append(connection)
+            connection.close()
+
+    recorder = threading.Thread(target=record, daemon=True)
+    recorder.start()
+    try:
+        yield callers
+    finally:
+        stop.set()
+        recorder.join()
+        listener.close()
+
+
+def user_keys(ssh_dir: Path) -> dict[Path, str]:
+    """An ed25519 and an RSA key pair in ``ssh_dir`` (as in ``~/.ssh``): private path -> public
+    line."""
+    ssh_dir.mkdir(parents=True)
+    ed25519 = ssh_dir / "id_ed25519"
+    rsa = paramiko.RSAKey.generate(2048)
+    rsa.write_private_key_file(str(ssh_dir / "id_rsa"))
+    return {
+        ed25519: generate_ed25519(ed25519, "user@host"),
+        ssh_dir / "id_rsa": f"ssh-rsa {rsa.get_base64()} user-rsa@host",
+    }
+
+
+def login(key: Path, port: int, known_hosts: Path) -> None:
+    """Log in as root with ``key``, plain paramiko (again while dropbear turns away a burst)."""
+    end = time.monotonic() + 60
+    while True:
+        client = paramiko.SSHClient()
+        client.get_host_keys().load(str(known_hosts))
+        try:
+            client.connect(
+                "127.0.0.1",
+                port,
+                "root",
+                pkey=paramiko.PKey.from_path(key),
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=20,
+            )
+            return
+        except paramiko.SSHException as exc:
+            if "protocol banner" not in str(exc) or time.monotonic() > end:
+                raise
+            time.sleep(0.5)
+        finally:
+            client.close()
+
+
+@pytest.mark.slow
+def test_the_ssh_client_never_uses_the_users_keys_or_agent(
+    running: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys in ``~/.ssh`` that the guest accepts, and an agent, are never used: a login with the
+    wrong instance key fails, and the agent never hears from the client."""
+    home = tmp_path / "home"
+    users = user_keys(home / ".ssh")
+    generate_ed25519(tmp_path / "wrong", "not the instance key")
+    state = running.dir.load_state()
+    assert state is not None
+    assert state.port is not None
+    known = running.dir.known_hosts
+
+    def executor(key: Path) -> SshExecutor:
+        return SshExecutor(port=state.port or 0, user="root", key=key, known_hosts=known)
+
+    keys = "/root/.ssh/authorized_keys"
+    running.exec(["cp", keys, f"{keys}.orig"], check=True)
+    try:
+        add = f"printf '%s\\n' \"$@\" >> {keys}"
+        running.exec(["sh", "-c", add, "sh", *users.values()], check=True)
+        for path in users:  # the guest accepts the user's own keys...
+            login(path, state.port, known)
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
+        with agent_socket(tmp_path / "agent.sock") as callers:
+            refused = r"SSH login as root on port \d+ failed: Authentication failed"
+            with pytest.raises(VmError, match=refused):  # ...but it never offers them
+                executor(tmp_path / "wrong").connect(timeout=20)
+            right = executor(running.dir.ssh_key)
+            right.connect()
+            assert right.run(["true"]).exit_status == 0
+            right.close()
+        assert callers == []
+    finally:
+        running.exec(["mv", f"{keys}.orig", keys], check=True)
 
 
 def calls(tree: ast.AST) -> Iterator[ast.Call]:

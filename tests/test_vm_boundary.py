@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ import pytest
 from workbench.errors import VmError
 from workbench.lifecycle.baseline import seed_instance
 from workbench.progress import Progress
-from workbench.vm import qemu, runtime
+from workbench.vm import qemu, runtime, watchdog
 from workbench.vm.images import BootImage
 from workbench.vm.instance import InstanceDir, InstanceState, Status
 from workbench.vm.keys import public_line
@@ -28,7 +29,6 @@ from workbench.vm.ssh import SshExecutor, known_hosts_line
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 HOSTILE = "p,path=/,mount_tag=x=y,,z"
 """A project directory name made to inject qemu options if it went into -virtfs unescaped."""
@@ -155,7 +155,7 @@ def test_share_mode_rw_is_the_explicit_way_to_let_the_guest_write(
         vm.exec(["touch", "/project/made-in-guest"], check=True)
         state = vm.dir.load_state()
         assert state is not None
-        assert qemu.share_tags(state.argv) == ["project:rw"]
+        assert qemu.project_writable(state.argv)
     finally:
         vm.clean()
     assert (project / "made-in-guest").exists()
@@ -339,3 +339,35 @@ def test_instance_state_is_written_atomically_without_leftovers(tmp_path: Path) 
     d.save_state(dataclasses.replace(state, state="saved"))
     assert d.load_state() == dataclasses.replace(state, state="saved")
     assert sorted(p.name for p in d.root.iterdir()) == ["instance.json", "qmp"]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+@pytest.mark.slow
+def test_every_running_vm_has_a_watchdog_that_bounds_its_console_log(
+    vm_env: VmEnv, tiny_image: BootImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(watchdog.ENV_CAP, "65536")  # the watchdog inherits it
+    vm = vm_env.instance(vm_env.project("chatty"), tiny_image)
+    try:
+        vm.up()
+        assert wait_until(lambda: watchdog.running(vm.dir.root), 30)
+        flood = (
+            "i=0; while [ $i -lt 4000 ]; do echo console-flood-$i > /dev/console; i=$((i+1)); done"
+        )
+        vm.exec(["sh", "-c", flood], check=True, timeout=600)
+        assert wait_until(lambda: vm.dir.serial_log.read_text().startswith("[workbench: "), 60)
+        text = vm.dir.serial_log.read_text()
+        assert "bytes of earlier console output dropped]" in text.splitlines()[0]
+        assert vm.dir.serial_log.stat().st_size < 65536 + 32768  # cut, then a little more
+        vm.down()
+        assert wait_until(lambda: not watchdog.running(vm.dir.root), 30)  # leaves with the VM
+    finally:
+        vm.clean()

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ("vm_fixtures",)
 
 
 Cli = Callable[..., tuple[int, str, str]]

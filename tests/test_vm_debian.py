@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
 pytestmark = pytest.mark.slow
-pytest_plugins = ("vm_fixtures",)
 
 
 def test_debian_12_with_cloud_init(vm_env: VmEnv) -> None:

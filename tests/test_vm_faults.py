@@ -41,7 +41,6 @@ from workbench.vm.ssh import ConnectionLost
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 FAILURE = {f.key: f for f in FAILURES}
 PROJECT = {"snapcraft.yaml": "name: faults\nversion: '1'\n", "main.c": "int main(void){}\n"}

@@ -138,7 +138,7 @@ def test_interrupted_download_says_so_and_the_next_run_resumes(
     assert err.value.hint is not None
     assert "resumes" in err.value.hint
     assert (tmp_path / "disk.qcow2.part").stat().st_size == 2_000_000
-    download(f"{url}/disk", dest, sha256=sha(PAYLOAD))
+    download(f"{url}/disk", dest, sha256=sha(PAYLOAD), size=len(PAYLOAD))
     assert dest.read_bytes() == PAYLOAD
     assert served.requests[-1] == ("/disk", "bytes=2000000-")
 
@@ -259,7 +259,7 @@ def test_mismatching_download_in_the_index_leaves_nothing_behind(
     files = REMOTE
     write_user_index(cache, url, files)
     served.files.update({f"/{role}": data for role, data in files.items()})
-    served.files["/kernel"] = b"tampered kernel"
+    served.files["/kernel"] = b"kernel bytez"  # the right size, the wrong bytes
     with pytest.raises(VmError, match=f"sha256 mismatch for {url}/kernel"):
         images.ensure_image("remote")
     leftovers = [p.name for p in (dirs.images_dir() / "remote").rglob("*") if p.is_file()]

@@ -40,7 +40,6 @@ from workbench.widgets.tasks import Cancelled, Reporter
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
 
-pytest_plugins = ("vm_fixtures",)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "build" / "c-make"
 

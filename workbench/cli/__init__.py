@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from workbench import __version__
 from workbench.errors import WorkbenchError, format_error
+from workbench.lifecycle.events import printable
 
 COMMAND_MODULES: tuple[str, ...] = ("explode", "templates", "arch", "vm", "build")
 
@@ -40,6 +41,14 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def report(err: WorkbenchError) -> None:
+    """Print ``err`` on stderr: its one line, then its details; escaped, as both may hold what a
+    guest printed (:func:`~workbench.lifecycle.events.printable`)."""
+    print(printable(format_error(err), limit=None), file=sys.stderr)
+    if err.details:
+        print(printable(err.details.rstrip(), multiline=True, limit=None), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     parser = build_parser()
@@ -47,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except WorkbenchError as err:
-        print(format_error(err), file=sys.stderr)
-        if err.details:
-            print(err.details.rstrip(), file=sys.stderr)
+        report(err)
         return err.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -60,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
         print(
-            f"internal error: {type(exc).__name__}: {exc} "
+            f"internal error: {type(exc).__name__}: {printable(str(exc))} "
             "(a workbench bug; rerun with WORKBENCH_DEBUG=1 for the traceback and report it)",
             file=sys.stderr,
         )

@@ -8,6 +8,9 @@ stdout). ``clean [PATH]`` destroys the project's VM; ``clean [PATH] PART... [--s
 undoes STEP (default: every step) and the steps after it for those parts (every part with only
 ``--step``) in the VM. PATH is any directory inside the project (default: the current one); a
 first word that is not an existing directory is a part name.
+
+Whatever reaches the terminal here goes through :func:`~workbench.lifecycle.events.printable`
+(JSON lines are ASCII): the guest writes the events and the output, and they are data.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.lifecycle.events import printable
 from workbench.vm.qemu import SHARE_MODES
 
 if TYPE_CHECKING:
@@ -165,7 +169,7 @@ def run_clean(args: argparse.Namespace) -> int:
 
 
 def _notice(line: str) -> None:
-    print(f"workbench: {line}", file=sys.stderr)
+    print(f"workbench: {printable(line)}", file=sys.stderr)
 
 
 def _json_listener() -> Listener:
@@ -182,11 +186,13 @@ def terminal_view() -> Listener:
     bar: list[Any] = []
 
     def write(text: str) -> None:
-        tqdm.write(text, file=sys.stderr)
+        tqdm.write(printable(text), file=sys.stderr)
 
     def listen(event: Event) -> None:
         if event.kind == "actions":
-            total = sum(1 for a in event.data.get("actions", []) if a["type"] != "skip")
+            actions = event.data.get("actions")
+            listed = actions if isinstance(actions, list) else []
+            total = sum(1 for a in listed if not isinstance(a, dict) or a.get("type") != "skip")
             if total:
                 bar.append(tqdm(total=total, desc="lifecycle", unit="step", leave=False))
         elif event.kind == "step" and event.elapsed is not None:

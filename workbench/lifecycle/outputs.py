@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import BuildError
+from workbench.files import atomic_output
 
 EXPORT_DIR = "prime"
 EXPORT_MARKER = ".workbench-export"
@@ -26,17 +27,8 @@ EXPORT_MARKER = ".workbench-export"
 def deliver(snap: Path, output: Path) -> Path:
     """Copy ``snap`` to ``output`` atomically (unique temp file, fsync, rename), mode 0644."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, snap.open("rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(output) as out, snap.open("rb") as src:
+        shutil.copyfileobj(src, out)
     return output
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.lifecycle import keepalive
-from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, parse_line
+from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, guest_event
 from workbench.lifecycle.project import BuildProject, load
 from workbench.lifecycle.steps import (
     HostAction,
@@ -273,7 +273,6 @@ class Session:
 
     def _execute(self, actions: list[HostAction], *, cleaning: Step | None = None) -> BuildResult:
         from workbench.lifecycle import wheelhouse
-        from workbench.vm import Status
 
         started = time.monotonic()
         self.instance.dir.create()
@@ -297,14 +296,7 @@ class Session:
                 data={"actions": [a.to_json() for a in actions]},
             )
         )
-        if self.options.disk_size and self.instance.dir.status() is Status.RUNNING:
-            self.emit(
-                Event(
-                    "host",
-                    f"disk: the VM is running: --disk-size {self.options.disk_size} applies when"
-                    " it next starts (`workbench vm down` first)",
-                )
-            )
+        self._running_notices()
         ok = False
         finished = False
         shell_dir: str | None = None
@@ -352,6 +344,28 @@ class Session:
         if not ok:
             raise self._failure()
         return result
+
+    def _running_notices(self) -> None:
+        """Say which asked-for settings a VM that is already running does not have yet."""
+        from workbench.vm import Status, qemu
+
+        if self.instance.dir.status() is not Status.RUNNING:
+            return
+        state = self.instance.dir.load_state()
+        running = "rw" if state is not None and qemu.project_writable(state.argv) else "ro"
+        changes = []
+        if self.options.disk_size:
+            changes.append(f"--disk-size {self.options.disk_size}")
+        if self.instance.share_mode != running:
+            changes.append(f"--share-mode {self.instance.share_mode} (running: {running})")
+        for change in changes:
+            self.emit(
+                Event(
+                    "host",
+                    f"the VM is running: {change} applies when it next starts"
+                    " (`workbench vm down` first)",
+                )
+            )
 
     def _finish(self, ok: bool) -> None:
         root = self.instance.dir.root
@@ -439,9 +453,8 @@ class Session:
         from workbench.lifecycle.guest import ROOT_COMMANDS
         from workbench.lifecycle.wheelhouse import GUEST_PYTHON, GUEST_VENV
 
-        def stdout_line(line: str) -> None:
-            event = parse_line(line)  # stamped on arrival: the guest clock may lag the host's
-            self.emit(replace(event, time=time.time()) if event else Event("output", line))
+        def stdout_line(line: str) -> None:  # stamped on arrival: the guest clock may lag
+            self.emit(replace(guest_event(line), time=time.time()))
 
         out = LineSplitter(stdout_line)
         err = LineSplitter(lambda line: self.emit(Event("output", line)))
@@ -471,7 +484,7 @@ class Session:
         part = error.part if error else None
         known = part is not None and part in self.project.parts
         where: tuple[str, ...] = ("parts", part) if part and known else ("parts",)
-        hint = error.data.get("hint") if error else None
+        hint = error.text("hint") if error else None
         return SourceError(brief, hint=hint, location=self.project.locate(*where))
 
     def _wants_shell(self, ok: bool) -> bool:
@@ -494,7 +507,7 @@ class Session:
     def _failure(self) -> BuildError:
         error = self._error or Event("error", "the build failed")
         where = " ".join(x for x in (error.step, error.part) if x)
-        directory = error.data.get("directory")
+        directory = error.text("directory")
         enter = f"workbench build {shlex.quote(str(self.project.root))} --step " + (
             f"{error.step or self.options.step.label} --shell"
         )
@@ -502,9 +515,9 @@ class Session:
         hint = f"the VM stays up; get in with `{enter}` or `workbench vm shell --project {root}`"
         if directory:
             hint += f" and cd {directory}"
-        if error.data.get("hint"):
-            hint = f"{error.data['hint']}; {hint}"
-        details = [error.data.get("details") or "", *self._tail]
+        if guest_hint := error.text("hint"):
+            hint = f"{guest_hint}; {hint}"
+        details = [error.text("details", multiline=True) or "", *self._tail]
         known = self.instance.explain("\n".join([error.message, *details]))
         if known is not None:  # e.g. the guest disk is full: say so, with the fix
             hint = f"{known.failure.cause}; fix: {known.failure.fix}; {hint}"

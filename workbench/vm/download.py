@@ -1,23 +1,27 @@
 """Streaming downloads that resume (HTTP ``Range``) and are verified against a sha256.
 
-The bytes go to ``DEST.part`` and become ``DEST`` only once their digest matches; an interrupted
-download continues where it stopped; a mismatch deletes the partial file and says so.
+The bytes go to ``DEST.part`` and become ``DEST`` (by a rename) only once their digest and size
+match; an interrupted download continues where it stopped; a mismatch, or more bytes than the
+expected size, deletes the partial file and says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 from workbench.errors import VmError
 from workbench.progress import Listener, Progress, ignore
 from workbench.vm.builders.recipe import CHUNK
 
 TIMEOUT = 60.0
+MAX_UNSIZED = 64 << 30  # bytes: the bound of a download whose size neither index nor server gives
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 
 
@@ -65,29 +69,48 @@ def download(
     listener: Listener = ignore,
     task: str | None = None,
 ) -> None:
-    """Fetch ``url`` into ``dest`` (resuming ``dest.part``); raise VmError on a digest mismatch."""
+    """Fetch ``url`` into ``dest`` (resuming ``dest.part``); raise VmError on a digest mismatch.
+
+    With ``size`` a server offering another size is refused before a byte is read, and one sending
+    more is cut off at once; without it, the server's stated length (else :data:`MAX_UNSIZED`)
+    bounds the download.
+    """
     task = task or f"download {dest.name}"
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest, have = _hash_existing(part)
+    if size is not None and have > size:  # a stale partial file longer than the file
+        digest, have = hashlib.sha256(), 0
     response, start, total = _open(url, have)
     if start != have:
         digest, have = hashlib.sha256(), 0
-    total = total or size
+    if size is not None and total is not None and total != size:
+        response.close()
+        _discard(part, f"download of {url}: the server offers {total} bytes, the index says {size}")
+    expected = size if size is not None else total
+    limit = expected if expected is not None else MAX_UNSIZED
+    overflow = False
     with response, part.open("r+b" if have else "wb") as out:
         out.seek(have)
         out.truncate()
-        listener(Progress(task, have, total, "resuming" if have else url, unit="B"))
+        listener(Progress(task, have, expected, "resuming" if have else url, unit="B"))
         try:
-            while chunk := response.read(CHUNK):
+            while chunk := response.read(min(CHUNK, limit + 1 - have)):
+                if have + len(chunk) > limit:
+                    overflow = True
+                    break
                 out.write(chunk)
                 digest.update(chunk)
                 have += len(chunk)
-                listener(Progress(task, have, total, unit="B"))
+                listener(Progress(task, have, expected, unit="B"))
         except (http.client.HTTPException, OSError) as exc:
             problem = str(exc) or type(exc).__name__
         else:
-            problem = "" if total is None or have >= total else f"expected {total}"
+            problem = "" if expected is None or have >= expected else f"expected {expected}"
+        out.flush()
+        os.fsync(out.fileno())
+    if overflow:
+        _discard(part, f"download of {url} sent more than {limit} bytes: stopped")
     if problem:
         raise VmError(
             f"download of {url} stopped after {have} bytes ({problem})",
@@ -95,12 +118,16 @@ def download(
         )
     got = digest.hexdigest()
     if got != sha256.lower():
-        part.unlink(missing_ok=True)
-        listener(Progress(task, have, total, "sha256 mismatch", unit="B", finished=True))
-        raise VmError(
-            f"sha256 mismatch for {url}: expected {sha256}, got {got}; "
-            f"the downloaded file was deleted",
-            hint="retry; if it happens again the image index entry is wrong",
-        )
+        listener(Progress(task, have, expected, "sha256 mismatch", unit="B", finished=True))
+        _discard(part, f"sha256 mismatch for {url}: expected {sha256}, got {got}")
     part.replace(dest)
-    listener(Progress(task, have, total, "verified", unit="B", finished=True))
+    listener(Progress(task, have, expected, "verified", unit="B", finished=True))
+
+
+def _discard(part: Path, brief: str) -> NoReturn:
+    """Delete the partial download ``part`` of a wrong file and raise VmError ``brief``."""
+    part.unlink(missing_ok=True)
+    raise VmError(
+        f"{brief}; the downloaded file was deleted",
+        hint="retry; if it happens again the image index entry is wrong",
+    )

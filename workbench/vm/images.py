@@ -5,9 +5,13 @@ readiness command); ``dirs.config_dir()/images.json`` adds entries or replaces t
 source is a local builder (:mod:`workbench.vm.builders`) or three URLs with sha256 digests
 (``disk``, ``kernel``, ``initrd``). What is in the cache is recorded in
 ``dirs.images_dir()/index.json``: file digests and sizes, and for built images the recipe digest,
-so that an image is rebuilt only when its recipe changes. Layout::
+so that an image is rebuilt only when its recipe changes. One lock (``images/.lock``) covers every
+change of that record and every build or download that ends in one; the record is replaced
+atomically, so reading it needs no lock. The boot files of a cached image are read-only (0444).
+Layout::
 
     images/index.json
+    images/.lock
     images/NAME/build.log                      the last build's log
     images/NAME/DIGEST16/{disk.qcow2,vmlinuz,initrd.img}
 """
@@ -19,8 +23,10 @@ import datetime
 import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +35,8 @@ from typing import Any, NoReturn
 
 from workbench import dirs, yamlpos
 from workbench.errors import SourceError, UsageError, VmError
-from workbench.progress import Listener, ignore
+from workbench.files import PUBLIC, write_atomic
+from workbench.progress import Listener, Progress, ignore
 from workbench.vm import builders
 from workbench.vm.builders.recipe import sha256_file
 from workbench.vm.builders.session import BuildSession
@@ -41,6 +48,7 @@ RACY_SECONDS = 2.0
 FILE_NAMES = {"disk": "disk.qcow2", "kernel": "vmlinuz", "initrd": "initrd.img"}
 PACKAGED_INDEX = Path(__file__).with_name("images.json")
 ENTRY_KEYS = {"description", "arch", "source", "append", "user", "ready_command"}
+LOCK_FILE = ".lock"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -115,7 +123,10 @@ def user_index_path() -> Path:
 
 
 def _fail(doc: yamlpos.Document, path: tuple[str | int, ...], message: str, hint: str) -> NoReturn:
-    raise SourceError(message, hint=hint, location=doc.locate(path))
+    location = doc.locate(path)
+    if location.line is not None:  # without a line, format_error names the key path itself
+        message = f"{message} at {location.path}"
+    raise SourceError(message, hint=hint, location=location)
 
 
 def _remote(doc: yamlpos.Document, path: tuple[str | int, ...], raw: Any) -> RemoteFile:
@@ -124,6 +135,12 @@ def _remote(doc: yamlpos.Document, path: tuple[str | int, ...], raw: Any) -> Rem
     url, digest, size = raw.get("url"), raw.get("sha256"), raw.get("size")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         _fail(doc, (*path, "url"), "url must be an http(s) URL", "give the file's full URL")
+    if digest is None:
+        plain = url.startswith("http://")
+        brief = "a plain http url needs a sha256" if plain else "sha256 is missing"
+        _fail(
+            doc, (*path, "sha256"), brief, "add the file's sha256sum: every image file is verified"
+        )
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
         _fail(doc, (*path, "sha256"), "sha256 must be 64 hex digits", "use sha256sum's output")
     if size is not None and (not isinstance(size, int) or size < 0):
@@ -217,21 +234,38 @@ def _load_records() -> dict[str, Any]:
 
 
 def _save_record(name: str, record: dict[str, Any]) -> None:
-    records = _load_records()
-    records[name] = record
-    path = _records_path()
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"version": 1, "images": records}, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    with _index_lock():
+        records = _load_records()
+        records[name] = record
+        text = json.dumps({"version": 1, "images": records}, indent=2, sort_keys=True) + "\n"
+        write_atomic(_records_path(), text, mode=PUBLIC)
+
+
+_held = threading.local()  # .dirs: the images directories whose lock this thread holds
 
 
 @contextlib.contextmanager
-def _locked(name: str) -> Iterator[None]:
-    """Serialise builds and downloads of one image across processes."""
-    dirs.images_dir().mkdir(parents=True, exist_ok=True)
-    with (dirs.images_dir() / f".{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def _index_lock() -> Iterator[None]:
+    """Hold the lock of the image cache (one for all images, across processes).
+
+    Re-entrant within a thread, so that a build holding it can save its record.
+    """
+    directory = dirs.images_dir()
+    held: set[Path] = _held.__dict__.setdefault("dirs", set())
+    if directory in held:
         yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(directory)
+        try:
+            yield
+        finally:
+            held.discard(directory)
+    finally:
+        os.close(fd)
 
 
 def _cached(item: IndexEntry, record: Mapping[str, Any] | None) -> BootImage | None:
@@ -285,15 +319,27 @@ def _prune(parent: Path, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _build(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
+def _wanted(item: IndexEntry) -> tuple[str, str]:
+    """The record key and value that say the cached copy of ``item`` is current."""
+    if item.builder is not None:
+        return "recipe", builders.builder(item.builder).recipe().digest
+    assert item.files is not None
+    return "sha256", identity({role: item.files[role].sha256 for role in ROLES})
+
+
+def _current(item: IndexEntry) -> BootImage | None:
+    """The cached image of ``item`` if its record is current and its files are all there."""
+    record = _load_records().get(item.name)
+    key, value = _wanted(item)
+    if not record or record.get(key) != value:
+        return None
+    return _cached(item, record)
+
+
+def _build(item: IndexEntry, listener: Listener) -> BootImage:
     assert item.builder is not None
     builder = builders.builder(item.builder)
     recipe = builder.recipe()
-    record = _load_records().get(item.name)
-    if not rebuild and record and record.get("recipe") == recipe.digest:
-        image = _cached(item, record)
-        if image is not None:
-            return image
     parent = dirs.images_dir() / item.name
     parent.mkdir(parents=True, exist_ok=True)
     final = parent / recipe.digest[:16]
@@ -315,38 +361,43 @@ def _build(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
         shutil.rmtree(work, ignore_errors=True)
     _prune(parent, final)
     seconds = round(time.monotonic() - started, 1)
-    _save_record(item.name, _record(item, final, files, recipe=recipe.digest, seconds=seconds))
-    image = _cached(item, _load_records()[item.name])
-    assert image is not None
-    return image
+    return _finish(item, _record(item, final, files, recipe=recipe.digest, seconds=seconds))
 
 
 def _fetch(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
+    """Download the files of ``item``; a file already there is kept only if its sha256 matches."""
     assert item.files is not None
-    expected = identity({role: item.files[role].sha256 for role in ROLES})
-    record = _load_records().get(item.name)
-    if not rebuild and record and record.get("sha256") == expected:
-        image = _cached(item, record)
-        if image is not None:
-            return image
     parent = dirs.images_dir() / item.name
-    final = parent / expected[:16]
+    final = parent / _wanted(item)[1][:16]
+    files = {}
     for role in ROLES:
+        remote = item.files[role]
         dest = final / FILE_NAMES[role]
-        if rebuild or not dest.is_file():
+        task = f"download {item.name} {role}"
+        if rebuild:
             dest.unlink(missing_ok=True)
-            remote = item.files[role]
+        elif dest.is_file() and sha256_file(dest) != remote.sha256:
+            listener(Progress(task, message=f"{dest} does not match its sha256: downloading again"))
+            dest.unlink()
+        if not dest.is_file():
             download(
                 remote.url,
                 dest,
                 sha256=remote.sha256,
                 size=remote.size,
                 listener=listener,
-                task=f"download {item.name} {role}",
+                task=task,
             )
+        dest.chmod(0o444)
+        files[role] = {"sha256": remote.sha256, "size": dest.stat().st_size}
     _prune(parent, final)
-    _save_record(item.name, _record(item, final, _describe(final)))
-    image = _cached(item, _load_records()[item.name])
+    return _finish(item, _record(item, final, files))
+
+
+def _finish(item: IndexEntry, record: dict[str, Any]) -> BootImage:
+    """Save ``record`` of the image just built or downloaded; the image it describes."""
+    _save_record(item.name, record)
+    image = _cached(item, record)
     assert image is not None
     return image
 
@@ -357,11 +408,19 @@ def _fetch(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
 def ensure_image(
     name: str, *, listener: Listener | None = None, rebuild: bool = False
 ) -> BootImage:
-    """The cached image ``name``, built or downloaded first if needed (or if ``rebuild``)."""
+    """The cached image ``name``, built or downloaded first if needed (or if ``rebuild``).
+
+    Building or downloading holds the cache's lock; another process waiting for it finds the
+    image it built and uses it.
+    """
     item = entry(name)
-    with _locked(name):
+    if not rebuild and (image := _current(item)) is not None:
+        return image
+    with _index_lock():
+        if not rebuild and (image := _current(item)) is not None:
+            return image
         if item.builder is not None:
-            return _build(item, listener or ignore, rebuild)
+            return _build(item, listener or ignore)
         return _fetch(item, listener or ignore, rebuild)
 
 
@@ -393,9 +452,7 @@ def verify(image: BootImage) -> None:
     if any(stamp[1] / 1e9 > time.time() - RACY_SECONDS for stamp in stamps.values()):
         return
     with contextlib.suppress(OSError):
-        scratch = record.with_suffix(".tmp")
-        scratch.write_text(json.dumps({"sha256": image.sha256, "stat": stamps}))
-        scratch.replace(record)
+        write_atomic(record, json.dumps({"sha256": image.sha256, "stat": stamps}))
 
 
 def _stat_stamp(path: Path) -> list[int]:

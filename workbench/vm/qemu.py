@@ -154,15 +154,21 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
     return argv
 
 
+def _virtfs(argv: list[str]) -> list[dict[str, str]]:
+    """The options of each ``-virtfs`` of a qemu command line (pure)."""
+    return [dict(split_opts(v)) for word, v in itertools.pairwise(argv) if word == "-virtfs"]
+
+
 def share_tags(argv: list[str]) -> list[str]:
-    """The 9p mount tags of a qemu command line, sorted, a writable one marked ``:rw`` (pure;
-    part of every snapshot tag)."""
-    found = []
-    for word, value in itertools.pairwise(argv):
-        if word == "-virtfs":
-            opts = dict(split_opts(value))
-            found.append(opts["mount_tag"] + ("" if "readonly" in opts else ":rw"))
-    return sorted(found)
+    """The 9p mount tags of a qemu command line, sorted (pure; part of every snapshot tag: a
+    saved state only loads with the same 9p devices; read-only or not does not matter, the
+    shares being unmounted while a state is saved)."""
+    return sorted(opts["mount_tag"] for opts in _virtfs(argv))
+
+
+def project_writable(argv: list[str]) -> bool:
+    """Whether a qemu command line exports the project share writable (pure)."""
+    return any(o["mount_tag"] == "project" and "readonly" not in o for o in _virtfs(argv))
 
 
 def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:

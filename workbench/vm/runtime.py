@@ -57,6 +57,7 @@ from workbench.vm.snapshots import (
     mismatches,
 )
 from workbench.vm.ssh import (
+    PULL_LIMIT,
     Completed,
     ConnectionLost,
     HostKeyChanged,
@@ -416,8 +417,7 @@ class Instance:
                 cache=dirs.cache_dir() / "accel.json",
                 notify=self.notify,
             )
-            project_tag = "project" if self.share_mode == "ro" else "project:rw"
-            tags = [*([project_tag] if self.share_project else []), *(t for t, _ in self.shares)]
+            tags = [*(["project"] if self.share_project else []), *(t for t, _ in self.shares)]
             tag = _tag(image.sha256, state, binary, sorted(tags))
             warm = None
             if state.state == "saved":
@@ -632,7 +632,7 @@ class Instance:
 
     def _mount_attempt(self, left: float) -> bool:
         state = self._state()
-        writable = state is not None and "project:rw" in qemu.share_tags(state.argv)
+        writable = state is not None and qemu.project_writable(state.argv)
         mode = "rw" if writable else "ro"  # as the running qemu exports it
         result = self._executor().run(mount_command(self.msize, mode), timeout=left)
         if result.exit_status != 0:
@@ -721,9 +721,10 @@ class Instance:
             raise UsageError(f"{src}: no such file to push")
         self._executor().push(src, dst)
 
-    def pull(self, src: str, dst: Path) -> None:
-        """Copy the guest file ``src`` to the host path ``dst``."""
-        self._executor().pull(src, dst)
+    def pull(self, src: str, dst: Path, *, max_bytes: int = PULL_LIMIT) -> None:
+        """Copy the guest file ``src`` to the host path ``dst``, whole or not at all (see
+        :meth:`SshExecutor.pull`); a file over ``max_bytes`` is refused."""
+        self._executor().pull(src, dst, max_bytes=max_bytes)
 
     # -- snapshots -------------------------------------------------------------------------------
 

@@ -18,19 +18,26 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.errors import BuildError, VmError
+from workbench.files import atomic_output
 
 if TYPE_CHECKING:
     import paramiko
 
 Sink = Callable[[str], None]
+_Opened = TypeVar("_Opened")
+OUTPUT_CAP = 8 << 20  # bytes of each stream a Completed keeps (the tail); sinks see everything
+PULL_LIMIT = 16 << 30  # bytes: `pull` refuses a bigger guest file unless told a higher limit
+CHUNK = 1 << 20
 _TURNED_AWAY = "Error reading SSH protocol banner"  # paramiko: closed before the banner came
 
 
@@ -130,6 +137,34 @@ def port_open(port: int, timeout: float) -> bool:
             return True
     except OSError:
         return False
+
+
+class _Tail:
+    """The last ``cap`` bytes of a stream, and how many came before them."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(cap, 1)
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        while self.size - len(self.chunks[0]) >= self.cap:
+            self.size -= len(first := self.chunks.popleft())
+            self.dropped += len(first)
+
+    def text(self) -> str:
+        """The kept bytes as text, after a line saying how many were dropped (if any were)."""
+        data = b"".join(self.chunks)
+        cut = max(len(data) - self.cap, 0)
+        if not self.dropped and not cut:
+            return data.decode("utf-8", "replace")
+        while cut < len(data) and 0x80 <= data[cut] < 0xC0:  # not in the middle of a character
+            cut += 1
+        note = f"[workbench: {self.dropped + cut} bytes of earlier output dropped]\n"
+        return note + data[cut:].decode("utf-8", "replace")
 
 
 def _quiet_library_log() -> None:
@@ -234,14 +269,15 @@ class SshExecutor:
     ) -> Completed:
         """Run ``argv`` in the guest; stream output to the sinks; raise on timeout.
 
-        With ``check`` a non-zero exit status raises :class:`~workbench.errors.BuildError`.
+        The sinks see all of the output; the :class:`Completed` keeps the last
+        :data:`OUTPUT_CAP` bytes of each stream and says how many it dropped. With ``check`` a
+        non-zero exit status raises :class:`~workbench.errors.BuildError`.
         """
         chan = self._start(command_line(argv, env=env, cwd=cwd))
         if stdin:
             chan.sendall(stdin)
         chan.shutdown_write()
-        out: list[str] = []
-        err: list[str] = []
+        out, err = _Tail(OUTPUT_CAP), _Tail(OUTPUT_CAP)
         streams = (
             (chan.recv_ready, chan.recv, on_stdout, out),
             (chan.recv_stderr_ready, chan.recv_stderr, on_stderr, err),
@@ -251,10 +287,11 @@ class SshExecutor:
         try:
             while True:
                 moved = False
-                for (ready, recv, sink, parts), decoder in zip(streams, decoders, strict=True):
+                for (ready, recv, sink, tail), decoder in zip(streams, decoders, strict=True):
                     if ready():
-                        text = decoder.decode(recv(65536))
-                        parts.append(text)
+                        data = recv(65536)
+                        tail.add(data)
+                        text = decoder.decode(data)
                         if sink and text:
                             sink(text)
                         moved = True
@@ -278,7 +315,7 @@ class SshExecutor:
                 )
         finally:
             chan.close()
-        result = Completed(list(argv), status, "".join(out), "".join(err))
+        result = Completed(list(argv), status, out.text(), err.text())
         return result.check() if check else result
 
     def _start(self, command: str) -> paramiko.Channel:
@@ -287,18 +324,33 @@ class SshExecutor:
         A channel (or connection) that closes before the command is sent is retried once on a
         fresh connection: nothing ran yet, so the retry cannot run the command twice.
         """
+        return self._twice(lambda: self._open_and_exec(command), f"before `{command}` started")
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        """An SFTP session (retried once on a fresh connection, as :meth:`_start`)."""
+        import paramiko
+
+        def open_sftp() -> paramiko.SFTPClient:
+            sftp = paramiko.SFTPClient.from_transport(self._transport())
+            assert sftp is not None
+            return sftp
+
+        return self._twice(open_sftp, "before an SFTP session started")
+
+    def _twice(self, open_channel: Callable[[], _Opened], when: str) -> _Opened:
+        """``open_channel()``, or once more on a fresh connection if the guest closed it."""
         import paramiko
 
         failures = (paramiko.SSHException, EOFError, OSError)
         try:
-            return self._open_and_exec(command)
+            return open_channel()
         except failures:
             self.close()
         try:
-            return self._open_and_exec(command)
+            return open_channel()
         except failures as exc:
             raise VmError(
-                f"the guest's SSH server closed the session before `{command}` started: {exc}",
+                f"the guest's SSH server closed the session {when}: {exc}",
                 hint="see `python -m workbench vm logs`; `vm down` and `vm up` restart the guest",
             ) from exc
 
@@ -309,27 +361,47 @@ class SshExecutor:
 
     def push(self, src: Path, dst: str) -> None:
         """Copy the host file ``src`` to ``dst`` in the guest (SFTP)."""
-        import paramiko
-
-        sftp = paramiko.SFTPClient.from_transport(self._transport())
-        assert sftp is not None
-        with sftp:
+        with self._sftp() as sftp:
             try:
                 sftp.put(str(src), dst)
                 sftp.chmod(dst, src.stat().st_mode & 0o7777)
             except OSError as exc:
                 raise VmError(f"cannot push {src} to {dst}: {exc}") from exc
 
-    def pull(self, src: str, dst: Path) -> None:
-        """Copy the guest file ``src`` to the host path ``dst`` (SFTP)."""
+    def pull(self, src: str, dst: Path, *, max_bytes: int = PULL_LIMIT) -> None:
+        """Copy the guest file ``src`` to the host path ``dst`` (SFTP), whole or not at all.
+
+        The bytes go to a temporary file next to ``dst`` that replaces it only once exactly the
+        size the guest stated arrived. Not a regular file, over ``max_bytes``, changed while
+        copied, a lost connection or an interrupt: a VmError (or the interrupt), ``dst`` as it was.
+        """
         import paramiko
 
-        sftp = paramiko.SFTPClient.from_transport(self._transport())
-        assert sftp is not None
-        with sftp:
+        with self._sftp() as sftp:
             try:
-                sftp.get(src, str(dst))
-            except OSError as exc:
+                info = sftp.stat(src)
+                size = info.st_size or 0
+                if not stat.S_ISREG(info.st_mode or 0):
+                    raise VmError(f"cannot pull {src}: not a regular file")
+                if size > max_bytes:
+                    raise VmError(
+                        f"cannot pull {src}: its {size} bytes exceed the limit of {max_bytes}",
+                        hint="pass a higher max_bytes if the file is expected to be that big",
+                    )
+                with sftp.open(src, "rb") as remote, atomic_output(dst) as out:
+                    got = 0
+                    while chunk := remote.read(min(CHUNK, size + 1 - got)):
+                        got += len(chunk)
+                        if got > size:
+                            break
+                        out.write(chunk)
+                    if got != size:
+                        raise VmError(
+                            f"cannot pull {src}: it changed while it was copied "
+                            f"({size} bytes stated, {got} read)",
+                            hint="pull it again once nothing writes it",
+                        )
+            except (OSError, EOFError, paramiko.SSHException) as exc:
                 raise VmError(f"cannot pull {src} to {dst}: {exc}") from exc
 
     def shell(self) -> int:

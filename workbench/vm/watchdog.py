@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 WATCHDOG_PID = "watchdog.pid"
 WATCHDOG_LOG = "watchdog.log"
 SERIAL_CAP = 64 * 2**20
-"""Bytes ``serial.log`` may reach before its head is cut."""
+"""Bytes ``serial.log`` may reach before its head is cut (``WORKBENCH_SERIAL_CAP`` changes it)."""
 SERIAL_KEEP = 8 * 2**20
-"""Bytes of its tail kept when it is cut."""
+"""Bytes of its tail kept when it is cut (at most half the cap)."""
+ENV_CAP = "WORKBENCH_SERIAL_CAP"
 POLL = 5.0
 ENV_IDLE = "WORKBENCH_STOP_AFTER_IDLE"
 DEFAULT_IDLE = 1800.0
@@ -231,12 +232,15 @@ def watch(project: Path, instances: Path, *, poll: float = POLL) -> str:
 
     instance = Instance(project, instances=instances, notify=print)
     root = instance.dir.root
+    if not root.is_dir():
+        return f"no instance directory {root}: nothing to watch"
+    cap = int(os.environ.get(ENV_CAP, SERIAL_CAP))
     write_atomic(root / WATCHDOG_PID, f"{os.getpid()}\n")
     try:
         while True:
             if instance.dir.status() not in (Status.STARTING, Status.RUNNING, Status.FAILED):
                 return "the VM is not running: nothing to watch"
-            if cap_log(instance.dir.serial_log):
+            if cap_log(instance.dir.serial_log, cap, min(SERIAL_KEEP, cap // 2)):
                 print(f"cut the head of {instance.dir.serial_log}", flush=True)
             keepalive = read(root)
             now = time.time()

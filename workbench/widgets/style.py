@@ -12,6 +12,8 @@ import html
 import zlib
 from collections.abc import Iterable, Sequence
 
+from workbench.lifecycle.events import printable
+
 PROJECT_COLOUR = "#dbeafe"
 """Background of values that come from the project itself."""
 
@@ -48,8 +50,9 @@ CSS = """<style>
 
 
 def esc(value: object) -> str:
-    """``value`` as HTML-escaped text."""
-    return html.escape(str(value), quote=True)
+    """``value`` as HTML-escaped text, its control characters shown escaped (as a terminal gets
+    them: guest text is data, in a notebook too)."""
+    return html.escape(printable(str(value), multiline=True, limit=None), quote=True)
 
 
 def project_label() -> str:

@@ -9,6 +9,7 @@ functions :func:`initrd_entries` and :func:`rootfs_entries` describe the two tre
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -266,6 +267,12 @@ def rootfs_entries(inputs: HostInputs) -> list[Entry]:
     return entries
 
 
+def _as_root(argv: list[str]) -> list[str]:
+    """``argv`` in a user namespace where we are root: a tree written by an ordinary user is
+    root's on the disk (the guest's sshd refuses a /root that another user owns)."""
+    return ["unshare", "--user", "--map-root-user", *argv]
+
+
 def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
     """Write ``vmlinuz``, ``initrd.img`` and ``disk.qcow2`` into ``out``."""
     inputs = find_inputs()
@@ -279,6 +286,13 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
             session.run(["depmod", "-b", str(rootfs), inputs.release])
             tree.set_times(rootfs)
         with session.step("disk image"):
-            disk_mod.make_disk(session, rootfs, out, size_mib=DISK_MIB, digest=recipe.digest)
+            disk_mod.make_disk(
+                session,
+                rootfs,
+                out,
+                size_mib=DISK_MIB,
+                digest=recipe.digest,
+                wrap=None if os.geteuid() == 0 else _as_root,
+            )
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)

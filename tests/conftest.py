@@ -1,0 +1,19 @@
+"""The suite's shared setup, in one place: the VM fixtures (``vm_fixtures``: the tiny image, a
+private cache, booted guests) and the browser fixtures (``browser_fixtures``: JupyterLab, Voila
+and headless Chromium) are registered here, and hypothesis keeps its examples in memory and its
+caches in the temporary directory, so that no test writes into the checkout (which may belong to
+another user) and no run depends on an earlier one."""
+
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import InMemoryExampleDatabase
+
+pytest_plugins = ("vm_fixtures", "browser_fixtures")
+
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"workbench-hypothesis-{os.getuid()}")
+settings.register_profile("workbench", database=InMemoryExampleDatabase())
+settings.load_profile("workbench")
