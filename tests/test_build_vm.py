@@ -535,6 +535,45 @@ def test_the_guest_cannot_plant_files_in_the_project_and_has_keys_of_its_own(
             ).connect(timeout=10)
 
 
+def test_cleaning_one_step_of_one_part_rebuilds_only_that(build_env: BuildEnv) -> None:
+    project = build_env.use("two-parts")
+    built = build_env.build("--step", "prime")
+    assert built.returncode == 0, built.stderr
+    prime = "/build/two-parts/prime/share"
+    before = build_env.vm("cat", f"{prime}/one", f"{prime}/two")
+    assert before.returncode == 0, before.stderr
+    cleaned = subprocess.run(
+        [sys.executable, "-m", "workbench", "clean", "one", "--step", "build"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=build_env.env,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert cleaned.stdout == "cleaned build and the steps after it of one\n"
+    done = {(e["part"], e["step"]) for e in session_events(build_env) if e["kind"] == "step"}
+    assert done == {("one", "build")}  # only that part, from that step
+    left = build_env.vm("sh", "-c", f"ls {prime}; ls /build/two-parts/parts/one/src")
+    assert left.returncode == 0, left.stderr  # one's pull stays
+    assert left.stdout.split() == ["two"]  # one's prime is gone, two's stays
+    rebuilt = build_env.build("--step", "prime")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    ran = {
+        (e["part"], e["step"])
+        for e in session_events(build_env)
+        if e["kind"] == "step" and e["elapsed"] is not None and e["message"] == "run"
+    }
+    assert ran == {("one", "build"), ("one", "stage"), ("one", "prime")}
+    after = build_env.vm("cat", f"{prime}/one", f"{prime}/two")
+    assert after.returncode == 0, after.stderr
+    one_before, two_before = before.stdout.split()
+    one_after, two_after = after.stdout.split()
+    assert two_after == two_before  # part two was not built again
+    assert one_after != one_before
+
+
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:
     build_env.running("c-make")
     root = build_env.instance.root

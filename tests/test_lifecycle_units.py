@@ -203,7 +203,7 @@ def test_keepalive_policy_defaults_and_decisions() -> None:
 def test_keepalive_policy_from_env_and_file(tmp_path: Path) -> None:
     policy = keepalive.Policy.from_env({keepalive.ENV_SUCCESS: "30"})
     assert policy == keepalive.Policy(after_success=30)
-    with pytest.raises(UsageError, match="number of seconds"):
+    with pytest.raises(UsageError, match="a number of seconds"):
         keepalive.Policy.from_env({keepalive.ENV_FAILURE: "soon"})
     assert watchdog.read(tmp_path) is None
     decision = keepalive.decide(policy, ok=True, keep=False, now=10)
@@ -253,7 +253,7 @@ def test_guest_give_owns_only_what_is_not_owned(tmp_path: Path) -> None:
 
 def test_the_only_root_command_is_prepare() -> None:
     assert ROOT_COMMANDS == ("prepare",)
-    assert set(COMMANDS) == {"prepare", "run", "pack", "export"}
+    assert set(COMMANDS) == {"prepare", "run", "clean", "pack", "export"}
 
 
 def test_guest_modules_import_only_the_standard_library() -> None:

@@ -34,6 +34,14 @@ replace: \1(...)
 [measured times]
 regex: \b\d+\.\d+ s\b
 replace: #.## s
+
+[clock times]
+regex: stops at \d\d:\d\d \(in [^)]*\)
+replace: stops at HH:MM (in N)
+
+[idle since]
+regex: idle since \d\d:\d\d
+replace: idle since HH:MM
 """
 
 

@@ -461,8 +461,8 @@ def test_cli_usage_errors_are_one_line(tmp_path: Path) -> None:
     proc = subprocess.run(
         [*run, "exec", "--", "true"], capture_output=True, text=True, env=env, check=False
     )
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("error: no instance for ")
+    assert proc.returncode == 2  # the user's mistake: one line with the hint
+    assert proc.stderr == f"error: no instance for {tmp_path.resolve()} (run `vm up` first)\n"
     proc = subprocess.run([*run, "down"], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0
     assert proc.stdout.endswith(": not running\n")

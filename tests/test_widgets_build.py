@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
 
 from workbench import dirs
 from workbench.errors import BuildError, UsageError
-from workbench.lifecycle import Event
+from workbench.lifecycle import Event, Step
 from workbench.widgets import BuildView
 from workbench.widgets.build_view import copy_example, stop_runner_command
 from workbench.widgets.follow import Follower, following
@@ -213,6 +214,58 @@ def test_debian_views_enable_the_step_buttons(tmp_path: Path) -> None:
     view = BuildView(copy_example(EXAMPLE, workdir=tmp_path), instances=tmp_path / "i")
     assert (view.image, view.can_build) == ("debian-12", True)
     assert not any(b.disabled for b in view.step_buttons.values())
+
+
+def test_each_part_has_a_clean_menu_that_runs_the_real_clean(tmp_path: Path) -> None:
+    project = copy_example(EXAMPLE, workdir=tmp_path)
+    view = BuildView(project, instances=tmp_path / "i")
+    assert list(view.clean_menus) == ["hello"]
+    assert view.keepalive_text == ""  # no VM: no deadline to show
+    assert view.summary() == "vm: absent"
+    menu = view.clean_menus["hello"]
+    menu.value = "build"  # choosing from the menu starts the clean, and the menu resets
+    assert menu.value == ""
+    view.runner.wait(60)
+    assert view.runner.state == "failed"
+    assert view.status_text == (
+        f"clean hello: failed: error: no build VM for {project}: nothing to clean"
+        " (`workbench build` makes it)"
+    )
+    view.clean_part("nope")
+    view.runner.wait(60)
+    assert view.status_text == (
+        f"clean nope: failed: {project / 'snapcraft.yaml'}:15:1: error: no part 'nope' in"
+        " hello-make (its parts: hello)"
+    )
+    view.clean_part("hello", "pack")
+    assert view.status_text == "unknown step 'pack': use one of pull, build, stage, prime"
+
+
+def test_the_clean_menu_cleans_that_part_from_that_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.lifecycle import Session
+
+    asked: list[tuple[tuple[str, ...], str, bool]] = []
+
+    def clean_parts(session: Session, step: Step) -> SimpleNamespace:
+        asked.append((session.options.parts, step.label, session.options.keep))
+        return SimpleNamespace(elapsed=1.25)
+
+    monkeypatch.setattr(Session, "clean_parts", clean_parts)
+    view = BuildView(copy_example(EXAMPLE, workdir=tmp_path), instances=tmp_path / "i")
+    view.clean_menus["hello"].value = "stage"
+    view.runner.wait(60)
+    assert asked == [(("hello",), "stage", False)]
+    assert view.status_text == (
+        "clean hello: done: cleaned stage and the steps after it of hello in 1.2 s"
+    )
+
+
+def test_tiny_views_refuse_to_clean_a_part(tiny_view: BuildView) -> None:
+    tiny_view.clean_part("hello", "build")
+    assert not tiny_view.runner.running
+    assert tiny_view.status_text.startswith("clean hello: refused: the tiny image has no python3")
 
 
 def test_command_box_errors_without_a_vm(tiny_view: BuildView) -> None:

@@ -1,10 +1,13 @@
 """``workbench build`` and ``workbench clean``: the lifecycle in the project's build VM.
 
 ``build [PATH] [--step pull|build|stage|prime|pack] [--part NAME]... [--shell | --shell-after |
---debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep]`` plus ``--memory``,
-``--cpus``, ``--disk-size``, ``--export-prime``, ``--templates-dir``, ``--plan`` (print the host
-plan, run nothing) and ``--json`` (the event stream as JSON lines on stdout). ``clean [PATH]``
-destroys the project's VM. PATH is any directory inside the project (default: the current one).
+--debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep | --stop-after DURATION]``
+plus ``--memory``, ``--cpus``, ``--disk-size``, ``--export-prime``, ``--templates-dir``,
+``--plan`` (print the host plan, run nothing) and ``--json`` (the event stream as JSON lines on
+stdout). ``clean [PATH]`` destroys the project's VM; ``clean [PATH] PART... [--step STEP]``
+undoes STEP (default: every step) and the steps after it for those parts (every part with only
+``--step``) in the VM. PATH is any directory inside the project (default: the current one); a
+first word that is not an existing directory is a part name.
 
 Whatever reaches the terminal here goes through :func:`~workbench.lifecycle.events.printable`
 (JSON lines are ASCII): the guest writes the events and the output, and they are data.
@@ -49,6 +52,12 @@ def register(subparsers: Any) -> None:
     build.add_argument("--build-on", metavar="ARCH", help="build as if on ARCH (default: VM's)")
     build.add_argument("--build-for", metavar="ARCH", help="target ARCH (with --build-on)")
     build.add_argument("--keep", action="store_true", help="keep the VM up regardless")
+    build.add_argument(
+        "--stop-after",
+        metavar="DURATION",
+        help="stop the VM (state saved) this long after the build, e.g. 30m, 2h"
+        " (default: 10m after a success, 24h after a failure)",
+    )
     build.add_argument("--memory", help="VM memory, e.g. 2G (default: project hint, else 2G)")
     build.add_argument("--cpus", type=int, help="VM CPUs (default: project hint, else 2)")
     build.add_argument(
@@ -69,8 +78,22 @@ def register(subparsers: Any) -> None:
     build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
     build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     build.set_defaults(handler=run_build)
-    clean = subparsers.add_parser("clean", help="destroy the project's build VM")
-    clean.add_argument("path", nargs="?", default=".", type=Path, help="inside the project")
+    clean = subparsers.add_parser(
+        "clean",
+        help="destroy the project's build VM, or undo parts or steps in it",
+        description="Without PART or --step: destroy the project's build VM. With them: undo "
+        "STEP (default: every step) and the steps after it for each PART (default: every part) "
+        "in the VM, leaving the VM and the other parts alone; the next build redoes only that. "
+        "The first word is PATH when it is an existing directory, else a part name (PATH is "
+        "then the current directory): to clean a part named like a directory, give PATH first.",
+    )
+    clean.add_argument("words", nargs="*", metavar="[PATH] PART", help="project dir, parts")
+    clean.add_argument(
+        "--step", choices=STEPS[:-1], help="clean this step and the ones after it (default: all)"
+    )
+    clean.add_argument(
+        "--templates-dir", action="append", default=[], type=Path, help="extra templates"
+    )
     clean.set_defaults(handler=run_clean)
 
 
@@ -79,6 +102,7 @@ def run_build(args: argparse.Namespace) -> int:
     from workbench.lifecycle.session import BuildOptions, Session
     from workbench.lifecycle.steps import ShellMode, Step
     from workbench.templates.registry import env_template_dirs
+    from workbench.vm.watchdog import parse_duration
 
     shell = (
         ShellMode.INSTEAD
@@ -103,7 +127,9 @@ def run_build(args: argparse.Namespace) -> int:
         export_prime=args.export_prime,
         share_mode=args.share_mode,
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
-        policy=Policy.from_env(os.environ),
+        policy=Policy.from_env(os.environ)
+        if args.stop_after is None
+        else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
     )
     session = Session(args.path, options, notify=_notice)
     if args.plan:
@@ -118,9 +144,27 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    from workbench.lifecycle.session import clean
+    from workbench.lifecycle.keepalive import Policy
+    from workbench.lifecycle.session import BuildOptions, Session, clean
+    from workbench.lifecycle.steps import Step
+    from workbench.templates.registry import env_template_dirs
 
-    print(clean(args.path))
+    parts = list(args.words)
+    path = Path(parts.pop(0)) if parts and Path(parts[0]).is_dir() else Path(".")
+    if not parts and args.step is None:
+        print(clean(path))
+        return 0
+    step = Step.parse(args.step or "pull")
+    options = BuildOptions(
+        parts=tuple(parts),
+        templates=(*env_template_dirs(os.environ), *args.templates_dir),
+        policy=Policy.from_env(os.environ),
+    )
+    session = Session(path, options, notify=_notice)
+    session.on_event(terminal_view())
+    session.clean_parts(step)
+    which = ", ".join(parts) or "every part"
+    print(f"cleaned {step.label} and the steps after it of {which}")
     return 0
 
 

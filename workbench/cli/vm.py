@@ -1,9 +1,10 @@
 """``workbench vm``: the build VM of a project (``--project DIR``, default the current directory).
 
-Actions: ``image list|build``, ``up``, ``exec -- CMD...`` (exits with the command's status),
-``shell``, ``push``, ``pull``, ``snapshot save|load|list|delete``, ``down [--save]``,
-``status [--json]``, ``logs``, ``clean [--all]``. Long steps draw progress bars on stderr; the
-instance's ``workbench.log`` records what was done.
+Actions: ``image list|build``, ``up [--stop-after DURATION]``, ``exec -- CMD...`` (exits with the
+command's status), ``shell``, ``push``, ``pull``, ``snapshot save|load|list|delete``, ``down
+[--save]``, ``status [--json]`` (with when the VM stops by itself, and why), ``logs``, ``clean
+[--all]``. Long steps draw progress bars on stderr; the instance's ``workbench.log`` records what
+was done. Without an instance, the commands that need one are a user error (exit 2).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.vm import watchdog
+from workbench.vm.instance import Status
 from workbench.vm.qemu import SHARE_MODES
 
 if TYPE_CHECKING:
@@ -52,21 +56,7 @@ def register(subparsers: Any) -> None:
     build.add_argument("--rebuild", action="store_true", help="even when cached")
     build.set_defaults(handler=run_image_build)
 
-    up = action("up", run_up, "start the VM and wait until it is ready")
-    up.add_argument("--image", help="base image (default: the instance's, else tiny)")
-    up.add_argument("--memory", help="guest RAM, e.g. 1G (default: the instance's, else 1G)")
-    up.add_argument("--cpus", type=int, help="guest CPUs (default: the instance's, else 2)")
-    up.add_argument(
-        "--disk-size", help="guest disk, e.g. 16G: set when created, grown later, never shrunk"
-    )
-    up.add_argument("--accel", choices=ACCEL_CHOICES, help="accelerator (default: auto)")
-    up.add_argument(
-        "--share-mode",
-        choices=SHARE_MODES,
-        default="ro",
-        help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
-    )
-    up.add_argument("--msize", type=int, default=512000, help="9p msize in bytes (512000)")
+    _up_arguments(action("up", run_up, "start the VM and wait until it is ready"))
 
     ex = action("exec", run_exec, "run a command in the VM; exit with its status")
     ex.add_argument("--cwd", help="working directory in the guest")
@@ -94,6 +84,29 @@ def register(subparsers: Any) -> None:
     logs.add_argument("--lines", type=int, default=20)
     clean = action("clean", run_clean, "stop the VM and delete its instance directory")
     clean.add_argument("--all", action="store_true", help="every instance and every base image")
+
+
+def _up_arguments(up: argparse.ArgumentParser) -> None:
+    up.add_argument("--image", help="base image (default: the instance's, else tiny)")
+    up.add_argument("--memory", help="guest RAM, e.g. 1G (default: the instance's, else 1G)")
+    up.add_argument("--cpus", type=int, help="guest CPUs (default: the instance's, else 2)")
+    up.add_argument(
+        "--disk-size", help="guest disk, e.g. 16G: set when created, grown later, never shrunk"
+    )
+    up.add_argument("--accel", choices=ACCEL_CHOICES, help="accelerator (default: auto)")
+    up.add_argument(
+        "--share-mode",
+        choices=SHARE_MODES,
+        default="ro",
+        help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
+    )
+    up.add_argument("--msize", type=int, default=512000, help="9p msize in bytes (512000)")
+    up.add_argument(
+        "--stop-after",
+        metavar="DURATION",
+        help="stop (state saved) after this long unused, e.g. 45m, 2h"
+        " (default: WORKBENCH_STOP_AFTER_IDLE, else 30m)",
+    )
 
 
 def _notify(line: str) -> None:
@@ -160,11 +173,15 @@ def run_up(args: argparse.Namespace) -> int:
         share_mode=args.share_mode,
         msize=args.msize,
     )
+    stop_after = None
+    if args.stop_after is not None:
+        stop_after = watchdog.parse_duration(args.stop_after, what="--stop-after")
     instance.dir.create()
     _log_to(instance)
-    instance.up()
+    instance.up(stop_after=stop_after)
     report = instance.status()
     print(f"{report.name}: {report.status} (ssh port {report.port}, accel {report.accel})")
+    print(watchdog.describe(watchdog.read(instance.dir.root), time.time()))
     instance.close()
     return 0
 
@@ -262,13 +279,15 @@ def run_status(args: argparse.Namespace) -> int:
     if died is not None:
         print(format_error(died), file=sys.stderr)
         print(died.details or "", file=sys.stderr)
+    up = report.status in (Status.STARTING, Status.RUNNING, Status.FAILED)
+    shown = {**report.to_json(), **watchdog.report(instance.dir.root, up=up, now=time.time())}
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(shown, indent=2))
         return 0
-    for key, value in report.to_json().items():
-        if value not in (None, []):
-            shown = ", ".join(value) if isinstance(value, list) else value
-            print(f"{key:<11} {shown}")
+    for key, value in shown.items():
+        if value not in (None, []) and key != "keepalive":
+            text = ", ".join(value) if isinstance(value, list) else value
+            print(f"{key:<11} {text}")
     return 0
 
 

@@ -17,6 +17,8 @@ it changes the system:
   same parts were prepared before; then give the work and cache directories to the build user.
 - ``run`` (build user): pull..prime with craft-parts; stage-packages are fetched by craft-parts'
   python-apt cache under the (user-owned) cache directory, no root needed.
+- ``clean`` (build user): undo the target step and the steps after it for the named parts
+  (every part without), with craft-parts' ``LifecycleManager.clean``.
 - ``pack`` (build user): meta/snap.yaml and mksquashfs into the work directory.
 - ``export`` (build user): prime as a tar file next to the .snap, for ``--export-prime``.
 
@@ -249,6 +251,31 @@ def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None)
     )
 
 
+def clean(spec: GuestSpec) -> int:
+    """Undo ``spec.target`` and the steps after it for ``spec.part_names`` (every part without)."""
+    from craft_parts import PartsError
+    from craft_parts import Step as PartsStep
+
+    step = Step.parse(spec.target)
+    try:
+        lcm = _manager(spec)
+    except PartsError as err:
+        return _refused(err, spec)
+    for part in spec.part_names or list(spec.parts):
+        _out(Event("step", "clean", part, step.label))
+    started = time.monotonic()
+    try:
+        lcm.clean(PartsStep[step.name], part_names=spec.part_names or None)
+    except PartsError as err:
+        _out(_parts_error(err, spec, None, step))
+        return 1
+    os.sync()  # the cleaned state on disk: a killed VM does not bring the work back
+    elapsed = time.monotonic() - started
+    for part in spec.part_names or list(spec.parts):
+        _out(Event("step", "clean", part, step.label, elapsed))
+    return 0
+
+
 def pack_snap(spec: GuestSpec) -> int:
     """Pack prime into ``spec.snap`` on the VM disk."""
     prime = spec.work / "prime"
@@ -277,7 +304,13 @@ def export_tar(spec: GuestSpec) -> int:
     return 0
 
 
-COMMANDS = {"prepare": prepare, "run": run, "pack": pack_snap, "export": export_tar}
+COMMANDS = {
+    "prepare": prepare,
+    "run": run,
+    "clean": clean,
+    "pack": pack_snap,
+    "export": export_tar,
+}
 ROOT_COMMANDS = ("prepare",)
 """The commands the host runs as root; the others run as the build user."""
 

@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import BuildError, SourceError, WorkbenchError
+from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.lifecycle import keepalive
 from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, guest_event
@@ -36,6 +36,7 @@ from workbench.lifecycle.steps import (
     ShellMode,
     Situation,
     Step,
+    clean_plan,
     plan,
     step_directory,
 )
@@ -179,21 +180,23 @@ class Session:
 
     def plan(self) -> list[HostAction]:
         """The host actions this session will take, with reasons (reads the instance dir only)."""
-        from workbench.lifecycle.wheelhouse import current_key
-
-        injected = self.instance.dir.injected_marker
-        situation = Situation(
-            status=str(self.instance.dir.status()),
-            injected=injected.read_text().strip() if injected.exists() else None,
-            wheelhouse=current_key(),
-        )
         return plan(
             self.options.step,
-            situation,
+            self._situation(),
             parts=self.options.parts,
             shell=self.options.shell,
             export_prime=self.options.export_prime,
             from_base=self.options.from_base,
+        )
+
+    def _situation(self) -> Situation:
+        from workbench.lifecycle.wheelhouse import current_key
+
+        injected = self.instance.dir.injected_marker
+        return Situation(
+            status=str(self.instance.dir.status()),
+            injected=injected.read_text().strip() if injected.exists() else None,
+            wheelhouse=current_key(),
         )
 
     def spec(self, target: Step) -> GuestSpec:
@@ -245,6 +248,30 @@ class Session:
 
     def run(self) -> BuildResult:
         """Execute the plan; raise :class:`BuildError` (after any shell) when a step failed."""
+        return self._execute(self.plan())
+
+    def clean_parts(self, step: Step = Step.PULL) -> BuildResult:
+        """Undo ``step`` and the steps after it for the options' parts (every part without) in
+        the VM, starting it if needed; the other parts and the VM stay as they are, and the next
+        build redoes only what was cleaned. Raise :class:`BuildError` when the guest failed."""
+        from workbench.vm import Status
+
+        unknown = [name for name in self.options.parts if name not in self.project.parts]
+        if unknown:
+            raise UsageError(
+                f"no part {', '.join(map(repr, unknown))} in {self.project.name}",
+                hint=f"its parts: {', '.join(self.project.parts) or 'none'}",
+                location=self.project.locate("parts"),
+            )
+        if self.instance.dir.status() is Status.ABSENT:
+            raise UsageError(
+                f"no build VM for {self.project.root}: nothing to clean",
+                hint="`workbench build` makes it",
+            )
+        actions = clean_plan(step, self._situation(), parts=self.options.parts)
+        return self._execute(actions, cleaning=step)
+
+    def _execute(self, actions: list[HostAction], *, cleaning: Step | None = None) -> BuildResult:
         from workbench.lifecycle import wheelhouse
 
         started = time.monotonic()
@@ -253,7 +280,6 @@ class Session:
         root = self.instance.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
         house = wheelhouse.ensure_wheelhouse(notify=self.notify or (lambda _line: None))
-        actions = self.plan()
         p = self.project
         self.emit(
             Event(
@@ -281,10 +307,12 @@ class Session:
                 if action.name == "base":
                     self._host(action, partial(self._from_base, house))
                 elif action.name == "boot":
-                    self._host(action, self.instance.up)
+                    self._host(action, self._boot)
                 elif action.name == "inject":
                     self._host(action, partial(self._inject, house))
                     ok = True
+                elif action.name == "clean" and cleaning is not None:
+                    ok = bool(self._host(action, partial(self._guest, "clean", cleaning)))
                 elif action.name == "lifecycle":
                     target = self.options.step
                     if self.options.shell is ShellMode.INSTEAD:
@@ -308,7 +336,7 @@ class Session:
         self.emit(
             Event(
                 "done",
-                "build succeeded" if ok else "build failed",
+                f"{'clean' if cleaning else 'build'} {'succeeded' if ok else 'failed'}",
                 elapsed=result.elapsed,
                 data={"ok": ok, "snap": str(snap) if snap else None},
             )
@@ -350,6 +378,11 @@ class Session:
         if not decision.keep and self.instance.dir.status() is Status.RUNNING:
             watchdog.spawn(self.project.root, root)
         self.instance.close()
+
+    def _boot(self) -> None:
+        """Start the VM; the build's keep-alive replaces the one ``up`` set."""
+        self.instance.up(source="build")
+        watchdog.write(self.instance.dir.root, keepalive.busy(self.options.policy, now=time.time()))
 
     def _from_base(self, house: Wheelhouse) -> None:
         from workbench.lifecycle import baseline

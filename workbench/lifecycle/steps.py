@@ -161,3 +161,18 @@ def plan(
     elif shell is ShellMode.ON_FAILURE:
         actions.append(HostAction("shell", "--debug: a shell only if the step fails"))
     return actions
+
+
+def clean_plan(
+    step: Step, situation: Situation, *, parts: tuple[str, ...] = ()
+) -> list[HostAction]:
+    """The host actions that undo ``step`` and the steps after it for ``parts`` (every part
+    without) in an existing instance: start it if needed, inject, clean (pure)."""
+    actions = [_boot_reason(situation.status)]
+    actions += [a for a in plan(step, situation, from_base=False) if a.name == "inject"]
+    which = f"parts {', '.join(parts)}" if parts else "every part"
+    later = " and the steps after it" if step < Step.PRIME else ""
+    actions.append(
+        HostAction("clean", f"clean {step.label}{later} of {which} in the VM (redone next build)")
+    )
+    return actions

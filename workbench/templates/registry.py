@@ -4,19 +4,23 @@ Layers are searched last first: the built-in set shipped in ``workbench/template
 each directory added (``WORKBENCH_TEMPLATES_PATH`` entries, then ``--templates-dir`` ones, in
 order), then functions registered with :meth:`Registry.register`. A name in a later layer shadows
 the same name in earlier ones; :meth:`Registry.definitions` lists them all. In a directory, every
-``NAME.yaml`` whose NAME is a valid template name is a template; other files are ignored. Files are
-parsed on first use.
+``NAME.yaml`` whose NAME is a valid template name is a template; YAML files are parsed on first
+use. Every ``*.py`` file (not starting with ``_``) is Python run when the directory is added: its
+``register(registry)`` registers function templates (the directory's own code, so only add
+directories you trust). Other files are ignored.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import Location, TemplateError, UsageError
+from workbench.errors import Location, TemplateError, UsageError, WorkbenchError
 from workbench.templates.model import (
     NAME_PATTERN,
     Template,
@@ -74,6 +78,36 @@ class Registry:
         for file in sorted(path.glob("*.yaml")):
             if NAME_PATTERN.match(file.stem):
                 self._add(Entry(file.stem, str(file), layer or str(path)))
+        for file in sorted(path.glob("*.py")):
+            if not file.name.startswith("_"):
+                self.add_python(file)
+
+    def add_python(self, file: Path) -> None:
+        """Run the Python file ``file`` and call its ``register(registry)`` with this registry."""
+        name = str(file.resolve().with_suffix(""))  # a function's source reads PATH.FUNCTION
+        spec = importlib.util.spec_from_file_location(name, file)
+        if spec is None or spec.loader is None:
+            raise TemplateError("not a Python file", location=Location(file=str(file)))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # what dataclasses and pickling look a module up in
+        try:
+            spec.loader.exec_module(module)
+            register = getattr(module, "register", None)
+            if not callable(register):
+                raise TemplateError(
+                    "a Python template file defines no register(registry) function",
+                    hint="define register(registry) calling registry.register(NAME, FUNCTION, ...)",
+                    location=Location(file=str(file)),
+                )
+            register(self)
+        except WorkbenchError:
+            raise
+        except Exception as exc:  # the file's own code failed: say where, in one line
+            line = getattr(exc, "lineno", None) or _line_in(exc, file)
+            raise TemplateError(
+                f"Python template file failed: {type(exc).__name__}: {exc}",
+                location=Location(file=str(file), line=line),
+            ) from exc
 
     def register(
         self,
@@ -131,3 +165,14 @@ class Registry:
         """Metadata of every template in use (loading each), optionally only for ``base``."""
         infos = [self.get(name).info for name in self.names()]
         return [info for info in infos if base is None or base in info.bases]
+
+
+def _line_in(exc: BaseException, file: Path) -> int | None:
+    """The last line of ``file`` in ``exc``'s traceback, if any."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(file):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

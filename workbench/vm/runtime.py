@@ -234,7 +234,7 @@ class Instance:
     def _require_state(self) -> InstanceState:
         state = self._state()
         if state is None:
-            raise VmError(f"no instance for {self.project}", hint="run `vm up` first")
+            raise UsageError(f"no instance for {self.project}", hint="run `vm up` first")
         return state
 
     def _alive(self, state: InstanceState | None) -> bool:
@@ -382,8 +382,14 @@ class Instance:
             self.notify(f"grew the disk of {d.name} from {current} to {wanted} MiB")
         return replace(state, disk_mib=wanted or current)
 
-    def up(self) -> None:
-        """Start the instance and wait until the guest is ready (refused when already locked)."""
+    def up(self, *, stop_after: float | None = None, source: str = "vm up") -> None:
+        """Start the instance and wait until the guest is ready (refused when already locked).
+
+        It stops by itself (state saved) once idle for ``stop_after`` seconds (default:
+        ``WORKBENCH_STOP_AFTER_IDLE``, else 30 min); ``source`` says who started it. The deadline
+        and the watchdog exist from before qemu starts, so a launcher that dies leaves no orphan.
+        """
+        idle = watchdog.default_idle(os.environ) if stop_after is None else stop_after
         self.dir.create()
         notice = self.dir.lock.acquire(ProcessRef.current())
         if notice:
@@ -391,6 +397,11 @@ class Instance:
         from workbench.vm.images import verify
 
         previous = self._state()
+        t = self.timeouts
+        boot = t.qmp + t.port + t.banner + t.login + t.ready + t.mount
+        watchdog.write(
+            self.dir.root, watchdog.armed(idle, source=source, now=time.time(), grace=boot)
+        )
         try:
             memory = diagnose.memory_notice(self.memory_mib, diagnose.host_meminfo())
             if memory:
@@ -440,9 +451,7 @@ class Instance:
                 self.dir.lock.release()
             raise
         self._started = True
-        stale = watchdog.read(self.dir.root)
-        if stale is not None and stale.expired(time.time()):  # an old build's deadline
-            self.dir.keepalive_file.unlink(missing_ok=True)
+        watchdog.touch(self.dir.root)  # idle from now on
         watchdog.spawn(self.project, self.dir.root)  # bounds serial.log, keeps deadlines
 
     def _abandon_launch(self, exc: BaseException, *, saved: bool) -> None:
@@ -510,6 +519,7 @@ class Instance:
             d.save_state(state)
             if ref is not None:
                 d.lock.transfer(ref)
+            watchdog.spawn(self.project, d.root)  # the deadline holds if we die now
         proc = self._proc
         self._ssh = SshExecutor(
             port=port, user=LOGIN_USER, key=d.ssh_key, known_hosts=d.known_hosts
@@ -660,8 +670,9 @@ class Instance:
         """Run ``argv`` in the guest as root; ``check``: a failure raises a diagnosed BuildError.
 
         A lost connection raises :class:`~workbench.vm.ssh.ConnectionLost`, or the error saying
-        the VM died when qemu is gone.
+        the VM died when qemu is gone. The VM's idle deadline restarts before and after it.
         """
+        watchdog.touch(self.dir.root)
         try:
             result = self._executor().run(
                 argv,
@@ -674,6 +685,7 @@ class Instance:
             )
         except ConnectionLost as err:
             raise self.crash_error() or err from err
+        watchdog.touch(self.dir.root)
         if check and result.exit_status != 0:
             try:
                 result.check()

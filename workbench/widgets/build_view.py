@@ -1,14 +1,19 @@
 """The build VM (notebook 03): launch, lifecycle steps, a command box, prime/, snapshots, stop.
 
 Every button is a method too (:meth:`BuildView.launch`, :meth:`~BuildView.step`,
-:meth:`~BuildView.run_command`, :meth:`~BuildView.browse`, :meth:`~BuildView.save_snapshot`,
-:meth:`~BuildView.restore_snapshot`, :meth:`~BuildView.stop`, :meth:`~BuildView.clean`). Each
+:meth:`~BuildView.clean_part`, :meth:`~BuildView.run_command`, :meth:`~BuildView.browse`,
+:meth:`~BuildView.save_snapshot`, :meth:`~BuildView.restore_snapshot`, :meth:`~BuildView.stop`,
+:meth:`~BuildView.clean`). Each
 runs in the background on one :class:`~workbench.widgets.tasks.TaskRunner` (one task at a time:
 they all use the same VM) and talks to the VM only through the public APIs:
 :class:`workbench.vm.Instance` for the VM, :class:`workbench.lifecycle.Session` for the steps
-(each press is one ``workbench build --step STEP --keep``: steps already done are skipped, the VM
-stays up). Workers only queue events; the panes, the timeline and the status change on the kernel
-thread.
+(each press is one ``workbench build --step STEP --stop-after IDLE``: steps already done are
+skipped), and each part's clean menu is one ``workbench clean PART --step STEP``. Workers only
+queue events; the panes, the timeline and the status change on the kernel thread.
+
+The VM stops by itself (state saved) once unused for ``stop_after`` seconds (default:
+``WORKBENCH_STOP_AFTER_IDLE``, else 30 min), also when the kernel dies; ``keep=True`` keeps it up
+after the steps. The keep-alive line says when and why; it is read again after every task.
 
 Cancelling: a step stops at once: the guest runner and its child processes (make, gcc...),
 found through /proc, are killed over a second SSH connection, and the session stops at its next
@@ -24,6 +29,8 @@ disabled and say so (the VM buttons all work).
 
 from __future__ import annotations
 
+import html
+import os
 import shlex
 import shutil
 import threading
@@ -40,6 +47,7 @@ import traitlets
 from workbench import dirs
 from workbench.errors import BuildError, UsageError, WorkbenchError, format_error
 from workbench.lifecycle.events import Event, LineSplitter
+from workbench.vm import watchdog
 from workbench.widgets.follow import following
 from workbench.widgets.log import LogPane
 from workbench.widgets.prime_browser import (
@@ -60,6 +68,8 @@ if TYPE_CHECKING:
     from workbench.vm import Instance, Timeouts
 
 STEPS = ("pull", "build", "stage", "prime", "pack")
+CLEAN_CHOICES = (("clean…", ""), *((f"{step} and after", step) for step in STEPS[:-1]))
+"""A part's clean menu: craft-parts cleans a step and every step after it."""
 NO_PYTHON_IMAGES = frozenset({"tiny"})
 """Images without python3, where craft-parts cannot run."""
 COMMAND_TIMEOUT = 600.0
@@ -118,6 +128,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
         cpus: int | None = None,
         timeouts: Timeouts | None = None,
         instances: Path | None = None,
+        stop_after: float | None = None,
+        keep: bool = False,
     ) -> None:
         from workbench.lifecycle import BuildOptions
 
@@ -127,6 +139,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.cpus = cpus
         self.timeouts = timeouts
         self.instances = instances
+        self.stop_after = watchdog.default_idle(os.environ) if stop_after is None else stop_after
+        self.keep = keep
         self.can_build = self.image not in NO_PYTHON_IMAGES
         self.runner = TaskRunner()
         self.spans = StepSpans()
@@ -143,10 +157,16 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.cancel_button = w.Button(description="Cancel", icon="times")
         self.status = w.HTML()
         self.status.add_class("wb-status")
+        self.keepalive = w.HTML()
+        self.keepalive_text = ""
         self.progress = ProgressView()
         self.boot_log = LogPane(max_lines=3000)
         self.step_buttons = {name: w.Button(description=name) for name in STEPS}
         self.step_note = w.HTML()
+        self.clean_menus = {
+            part: w.Dropdown(options=CLEAN_CHOICES, value="", description=part)
+            for part in self._part_names()
+        }
         self.build_log = LogPane(max_lines=500)
         self.timeline = Timeline()
         self.command = w.Text("uname -sr", description="command", continuous_update=False)
@@ -176,11 +196,13 @@ class BuildView(w.VBox):  # type: ignore[misc]
             w.HBox([self.launch_button, self.stop_button, self.clean_button]),
             w.HBox([self.cancel_button, self.progress]),
             self.status,
+            self.keepalive,
             heading("Boot log (serial console)"),
             self.boot_log,
             heading("Lifecycle steps"),
             w.HBox(list(self.step_buttons.values())),
             self.step_note,
+            w.HBox(list(self.clean_menus.values())),
             self.timeline,
             self.build_log,
             heading("Command in the VM"),
@@ -201,6 +223,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.cancel_button.on_click(lambda _b: self.runner.cancel())
         for name, button in self.step_buttons.items():
             button.on_click(lambda _b, name=name: self.step(name))
+        for part, menu in self.clean_menus.items():
+            menu.observe(lambda change, part=part: self._clean_chosen(part, change), "value")
         self.run_button.on_click(lambda _b: self.run_command())
         self.browse_button.on_click(lambda _b: self.browse())
         self.save_button.on_click(lambda _b: self.save_snapshot())
@@ -237,14 +261,30 @@ class BuildView(w.VBox):  # type: ignore[misc]
             instance.timeouts = self.timeouts
         return instance
 
-    def _options(self, step: str) -> BuildOptions:
+    def _part_names(self) -> list[str]:
+        """The project's parts, for the clean menus (none when the project does not load)."""
+        from workbench.lifecycle.project import load
+
+        try:
+            return list(load(self.project).parts)
+        except WorkbenchError:
+            return []
+
+    def _options(self, step: str, parts: tuple[str, ...] = ()) -> BuildOptions:
         from workbench.lifecycle import BuildOptions, Step
+        from workbench.lifecycle.keepalive import Policy
 
         return BuildOptions(
-            step=Step.parse(step), image=self.image, memory=self.memory, cpus=self.cpus, keep=True
+            step=Step.parse(step),
+            parts=parts,
+            image=self.image,
+            memory=self.memory,
+            cpus=self.cpus,
+            keep=self.keep,
+            policy=Policy.uniform(self.stop_after),
         )
 
-    def _session(self, step: str, reporter: Reporter) -> Session:
+    def _session(self, step: str, reporter: Reporter, parts: tuple[str, ...] = ()) -> Session:
         from workbench.lifecycle import Session
 
         def forward(event: Event) -> None:
@@ -253,7 +293,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
 
         return Session(
             self.project,
-            self._options(step),
+            self._options(step, parts),
             listeners=(forward,),
             notify=reporter.log,
             instances=self.instances,
@@ -262,7 +302,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
     def _launch_job(self, reporter: Reporter) -> str:
         instance = self._vm(reporter)
         with following(instance.dir.serial_log, reporter.log):
-            instance.up()
+            instance.up(stop_after=self.stop_after, source="notebook")
         if reporter.cancelled:
             instance.down()
             raise Cancelled
@@ -280,6 +320,12 @@ class BuildView(w.VBox):  # type: ignore[misc]
             raise
         packed = f": {result.snap.name}" if result.snap else ""
         return f"{step} done in {result.elapsed:.1f} s{packed}"
+
+    def _clean_part_job(self, part: str, step: str, reporter: Reporter) -> str:
+        from workbench.lifecycle import Step
+
+        result = self._session(step, reporter, (part,)).clean_parts(Step.parse(step))
+        return f"cleaned {step} and the steps after it of {part} in {result.elapsed:.1f} s"
 
     @contextmanager
     def _killing_runner_on_cancel(self, reporter: Reporter) -> Iterator[None]:
@@ -396,6 +442,25 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.build_log.clear()
         self._start(name, lambda reporter: self._step_job(name, reporter), self.build_log)
 
+    def clean_part(self, part: str, step: str = "pull") -> None:
+        """Undo ``step`` (default: every step) and the steps after it of ``part`` in the VM; the
+        next step press redoes only that (``workbench clean PART --step STEP``)."""
+        if step not in STEPS[:-1]:
+            self._say(False, f"unknown step {step!r}: use one of {', '.join(STEPS[:-1])}")
+            return
+        if not self.can_build:
+            self.last = f"clean {part}"
+            self._say(False, f"clean {part}: refused: {self._no_steps()}")
+            return
+        self.build_log.clear()
+        job = partial(self._clean_part_job, part, step)
+        self._start(f"clean {part}", job, self.build_log)
+
+    def _clean_chosen(self, part: str, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.clean_menus[part].value = ""  # a menu: back to its title
+            self.clean_part(part, change["new"])
+
     def run_command(self, command: str | None = None) -> None:
         """Run ``command`` (default: the command box) in the VM as root; no shell unless you
         write ``sh -c '...'``."""
@@ -470,6 +535,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
             for span in self.spans.end_running(time.time(), "failed"):
                 self.timeline.update(span)
         self._say(state == "done", f"{self.last}: {state}: {text}")
+        if self._instance_object is not None:
+            self._instance_object.close()  # a connected client would hold the VM up
         self.refresh()
 
     def _cancelled_note(self) -> str:
@@ -504,11 +571,17 @@ class BuildView(w.VBox):  # type: ignore[misc]
 
     def refresh(self) -> None:
         """Read the instance's status from its directory (any process may have changed it)."""
-        from workbench.vm import InstanceDir
+        from workbench.vm import InstanceDir, Status
 
         directory = InstanceDir.for_project(self.project, instances=self.instances)
-        self.vm_status = str(directory.status())
+        status = directory.status()
+        self.vm_status = str(status)
+        up = status in (Status.STARTING, Status.RUNNING, Status.FAILED)
+        stops = watchdog.report(directory.root, up=up, now=time.time())["stops"]
+        self.keepalive_text = f"keep-alive: {stops}" if stops else ""
+        self.keepalive.value = html.escape(self.keepalive_text)
 
     def summary(self) -> str:
         """The VM's status and the last task's outcome, as plain lines."""
-        return f"vm: {self.vm_status}\n{self.status_text}"
+        lines = [f"vm: {self.vm_status}", self.keepalive_text, self.status_text]
+        return "\n".join(line for line in lines if line)
