@@ -11,7 +11,7 @@ then removed, so exploding an exploded project changes nothing. See
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -33,6 +33,7 @@ from workbench.templates.project import ProjectInput, Usage, check_project, load
 from workbench.templates.provenance import Origin, Override, Tree
 from workbench.templates.registry import Registry
 from workbench.templates.selectors import resolve
+from workbench.templates.text import round_trip
 from workbench.yamlpos import Document, dump, to_plain
 
 Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
@@ -40,13 +41,23 @@ Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 @dataclass(frozen=True)
 class Exploded:
-    """An exploded project: round-trip data, per-path origins, and the overrides that happened."""
+    """An exploded project: its data (values as snapcraft reads them), per-path origins (looked
+    up on first use), and the overrides that happened."""
 
-    project: Any
-    origins: dict[str, Origin]
+    tree: Tree
     overrides: tuple[Override, ...]
     templates: tuple[str, ...]
     file: str
+
+    @property
+    def project(self) -> Any:
+        """The exploded project: plain dicts, lists and PyYAML (YAML 1.1) scalars."""
+        return self.tree.data
+
+    @functools.cached_property
+    def origins(self) -> dict[str, Origin]:
+        """Key path -> :class:`Origin`, in document order."""
+        return self.tree.provenance()
 
     @property
     def provenance(self) -> dict[str, str]:
@@ -54,8 +65,8 @@ class Exploded:
         return {path: str(origin) for path, origin in self.origins.items()}
 
     def to_yaml(self) -> str:
-        """The exploded project as YAML, keeping the project's comments and key order."""
-        return dump(self.project)
+        """The exploded project as YAML, keeping the sources' comments, spelling and key order."""
+        return dump(round_trip(self.tree))
 
     def to_plain(self) -> dict[str, Any]:
         """The exploded project as plain dicts and lists."""
@@ -97,11 +108,9 @@ def explode(
     arch = check_architectures(build_on, build_for)
     registry = templates if isinstance(templates, Registry) else Registry.default(_dirs(templates))
     doc = load_project(project)
-    data = copy.deepcopy(doc.data) if isinstance(project, Document) else doc.data
     try:
         return _explode(
             doc,
-            data,
             registry,
             base=base,
             strict=strict,
@@ -126,7 +135,6 @@ def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:
 
 def _explode(
     doc: Document,
-    data: Any,
     registry: Registry,
     *,
     base: str | None,
@@ -143,7 +151,7 @@ def _explode(
         confinement_at=doc.locate(("confinement",)) if confinement else None,
         experimental=enable_experimental,
     )
-    tree = Tree.from_document(data, file=doc.file, template=None)
+    tree = Tree.from_document(doc, template=None)
     merger = Merger(tree, strict=strict)
     for name in usage.names():
         where = doc.locate(usage.named_at[name])
@@ -155,8 +163,7 @@ def _explode(
     if arch is not None:
         resolve_grammar(tree, build_on=arch[0], build_for=arch[1])
     return Exploded(
-        project=tree.data,
-        origins=tree.provenance(),
+        tree=tree,
         overrides=tuple(merger.overrides),
         templates=tuple(usage.names()),
         file=doc.file,
