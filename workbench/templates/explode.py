@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.architectures.project import is_modern
 from workbench.errors import Location, SourceError, TemplateError
+from workbench.templates.checks import check_loaded
 from workbench.templates.grammar import check_architectures, resolve_grammar
 from workbench.templates.merge import Merger
 from workbench.templates.model import (
@@ -48,6 +50,7 @@ class Exploded:
     overrides: tuple[Override, ...]
     templates: tuple[str, ...]
     file: str
+    confinement_rule: str = ""
 
     @property
     def project(self) -> Any:
@@ -79,6 +82,7 @@ class Exploded:
             "project": self.to_plain(),
             "provenance": self.provenance,
             "overrides": [override.to_json() for override in self.overrides],
+            "confinement_rule": self.confinement_rule,
         }
 
     def to_json(self) -> str:
@@ -160,6 +164,7 @@ def _explode(
         _apply(tree, merger, template, usage, base=checks.base)
     _remove_template_lists(tree)
     check_project(tree.data, tree.locate)
+    check_loaded(tree.data, checks.base, tree.locate)
     if arch is not None:
         resolve_grammar(tree, build_on=arch[0], build_for=arch[1])
     return Exploded(
@@ -167,6 +172,7 @@ def _explode(
         overrides=tuple(merger.overrides),
         templates=tuple(usage.names()),
         file=doc.file,
+        confinement_rule=checks.rule,
     )
 
 
@@ -179,6 +185,24 @@ class _Checks:
     confinement: str | None
     confinement_at: Location | None
     experimental: bool
+
+    @property
+    def modern(self) -> bool:
+        """snapcraft 7 and later (core22+) check only a confinement that is set."""
+        return is_modern(self.base)
+
+    @property
+    def rule(self) -> str:
+        """Which era's confinement rule applies, in words."""
+        if self.modern:
+            return (
+                f"snapcraft 7+ (base {self.base}): only a confinement that is set is checked "
+                "against what a template supports"
+            )
+        return (
+            f"snapcraft 3/4 (base {self.base or 'core'}): an absent confinement counts as "
+            "devmode when checking what a template supports"
+        )
 
     def check(self, info: TemplateInfo, where: Location) -> None:
         """Refuse a template that is experimental (unless enabled), or wrong for base or
@@ -196,6 +220,8 @@ class _Checks:
                 hint=f"supported bases: {', '.join(info.bases)}",
                 location=self.base_at or where,
             )
+        if self.modern and not self.confinement:
+            return
         if (self.confinement or "devmode") not in info.confinement:
             stated = (
                 f"confinement {self.confinement!r}"
