@@ -56,6 +56,32 @@ def test_the_cli_reports_a_load_time_check_in_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("app", "message", "path"),
+    [
+        ("    command: bin/p --level=3\n", "command 'bin/p --level=3' is not valid", (5, 5)),
+        ("    command: bin/p\n    command-chain: [bin/a, 'bin/b x']\n", "'bin/b x'", (6, 28)),
+        ("    command: bin/p\n    aliases: [-p]\n", "aliases '-p'", (6, 15)),
+        ("    command: bin/p\n    stop-timeout: 1 minute\n", "stop-timeout '1 minute'", (6, 5)),
+    ],
+)
+def test_app_fields_snapcraft_checks_by_their_text(
+    app: str, message: str, path: tuple[int, int]
+) -> None:
+    text = "name: p\nbase: core22\napps:\n  q:\n" + app + "parts:\n" + GOOD_PARTS
+    with pytest.raises(SourceError, match=message) as info:
+        explode(text)
+    location = info.value.location
+    assert location is not None
+    assert (location.line, location.col) == path
+
+
+def test_a_command_no_part_provides_is_left_to_pack() -> None:
+    """Which part installs bin/missing is only known once parts are built: pack checks it."""
+    exploded = explode(project().replace("bin/p", "bin/missing"))
+    assert exploded.project["apps"]["p"]["command"] == "bin/missing"
+
+
 def test_a_plugin_of_one_era_is_unknown_in_another() -> None:
     explode(project(base="core18", parts="  a:\n    plugin: nodejs\n"))
     with pytest.raises(SourceError, match="not available on core22"):

@@ -1,12 +1,19 @@
 """The checks snapcraft makes when it loads a project, made on the exploded project too.
 
 Each failure is one positioned :class:`~workbench.errors.SourceError`: an ``after`` naming a part
-that does not exist, a plugin unknown for the base, two part names that differ only by case.
+that does not exist, a plugin unknown for the base, two part names that differ only by case, and
+the app fields snapcraft validates by their text (the characters of ``command`` and the other
+command fields, of each ``command-chain`` entry and alias, the form of time values).
+
+Whether an app's ``command`` or ``command-chain`` names a file some part installs is not known
+before the parts are built: snapcraft checks it when it packs, and so does the workbench's pack
+(:func:`workbench.lifecycle.pack.missing_commands`).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,8 +50,31 @@ PLUGINS: dict[str | None, frozenset[str]] = {
 """The plugins snapcraft offers for each base (bases not listed here are not checked)."""
 
 
+_COMMAND = re.compile(r"[A-Za-z0-9/. _#:$-]*")  # snapd's rule, which snapcraft applies
+_CHAIN = re.compile(r"[A-Za-z0-9/._#:$-]*")
+_ALIAS = re.compile(r"[a-zA-Z0-9][-_.a-zA-Z0-9]*")
+_TIME = re.compile(r"[0-9]+(ns|us|ms|s|m)*")
+_APP_TEXT: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (
+        ("command", "stop-command", "post-stop-command", "reload-command", "bus-name"),
+        _COMMAND,
+        "use only ASCII letters, digits, spaces and / . _ # : $ -",
+    ),
+    (("command-chain",), _CHAIN, "use only ASCII letters, digits and / . _ # : $ -"),
+    (("aliases",), _ALIAS, "start with a letter or digit; then letters, digits and . _ -"),
+    (
+        ("start-timeout", "stop-timeout", "watchdog-timeout", "restart-delay"),
+        _TIME,
+        "write a number with an optional unit: ns, us, ms, s or m (for example 10s)",
+    ),
+)
+
+
 def check_loaded(data: Any, base: str | None, locate: Callable[[KeyPath], Location]) -> None:
     """Refuse what snapcraft refuses at load time (``data`` passed :func:`check_project`)."""
+    apps = data.get("apps") if isinstance(data, Mapping) else None
+    for app, value in (apps or {}).items():
+        _check_app(str(app), value or {}, locate)
     parts = data.get("parts") if isinstance(data, Mapping) else None
     if not isinstance(parts, Mapping):
         return
@@ -76,4 +106,21 @@ def check_loaded(data: Any, base: str | None, locate: Callable[[KeyPath], Locati
                     f"part {name}: 'after' names part {needed!r}, which does not exist",
                     hint=f"did you mean {close[0]!r}?" if close else "add that part or remove it",
                     location=locate(("parts", name, "after", index)),
+                )
+
+
+def _check_app(app: str, fields: Mapping[str, Any], locate: Callable[[KeyPath], Location]) -> None:
+    """The app fields snapcraft checks by their text alone."""
+    for keys, pattern, hint in _APP_TEXT:
+        for key in keys:
+            value = fields.get(key)
+            entries = value if isinstance(value, list) else [value]
+            for index, entry in enumerate(entries):
+                if entry is None or (isinstance(entry, str) and pattern.fullmatch(entry)):
+                    continue
+                where = (index,) if isinstance(value, list) else ()
+                raise SourceError(
+                    f"app {app}: {key} {entry!r} is not valid",
+                    hint=hint,
+                    location=locate(("apps", app, key, *where)),
                 )
