@@ -38,8 +38,12 @@ def project(base: str = "core20", confinement: str = "", parts: str = GOOD_PARTS
 def test_load_time_checks_fail_with_a_position(
     parts: str, message: str, path: tuple[int, int]
 ) -> None:
+    fails_at(project(parts=parts), message, path)
+
+
+def fails_at(text: str, message: str, path: tuple[int, int]) -> None:
     with pytest.raises(SourceError, match=message) as info:
-        explode(project(parts=parts))
+        explode(text)
     location = info.value.location
     assert location is not None
     assert (location.line, location.col) == path
@@ -68,12 +72,7 @@ def test_the_cli_reports_a_load_time_check_in_one_line(
 def test_app_fields_snapcraft_checks_by_their_text(
     app: str, message: str, path: tuple[int, int]
 ) -> None:
-    text = "name: p\nbase: core22\napps:\n  q:\n" + app + "parts:\n" + GOOD_PARTS
-    with pytest.raises(SourceError, match=message) as info:
-        explode(text)
-    location = info.value.location
-    assert location is not None
-    assert (location.line, location.col) == path
+    fails_at("name: p\nbase: core22\napps:\n  q:\n" + app + "parts:\n" + GOOD_PARTS, message, path)
 
 
 def test_a_command_no_part_provides_is_left_to_pack() -> None:
