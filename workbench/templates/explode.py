@@ -21,6 +21,16 @@ from typing import Any
 from workbench.architectures.project import is_modern
 from workbench.errors import Location, SourceError, TemplateError
 from workbench.templates.checks import check_loaded
+from workbench.templates.decline import (
+    DECLINE_KEY,
+    Declined,
+    Declines,
+    Request,
+    build_tree,
+    combine,
+    read_declines,
+    subtree,
+)
 from workbench.templates.grammar import check_architectures, resolve_grammar
 from workbench.templates.merge import Merger
 from workbench.templates.model import (
@@ -51,6 +61,7 @@ class Exploded:
     templates: tuple[str, ...]
     file: str
     confinement_rule: str = ""
+    declined: tuple[Declined, ...] = ()
 
     @property
     def project(self) -> Any:
@@ -77,11 +88,13 @@ class Exploded:
         return plain
 
     def report(self) -> dict[str, Any]:
-        """``{"project": ..., "provenance": ..., "overrides": [...]}`` (JSON-ready)."""
+        """``{"project", "provenance", "overrides", "declined", "confinement_rule"}``
+        (JSON-ready)."""
         return {
             "project": self.to_plain(),
             "provenance": self.provenance,
             "overrides": [override.to_json() for override in self.overrides],
+            "declined": [declined.to_json() for declined in self.declined],
             "confinement_rule": self.confinement_rule,
         }
 
@@ -155,13 +168,14 @@ def _explode(
         confinement_at=doc.locate(("confinement",)) if confinement else None,
         experimental=enable_experimental,
     )
+    declines = read_declines(doc.data, doc.locate, _users(doc.data, usage))
     tree = Tree.from_document(doc, template=None)
     merger = Merger(tree, strict=strict)
     for name in usage.names():
         where = doc.locate(usage.named_at[name])
         template = registry.get(name, location=where)
         checks.check(template.info, where)
-        _apply(tree, merger, template, usage, base=checks.base)
+        _apply(tree, merger, template, usage, base=checks.base, declines=declines.get(name, []))
     _remove_template_lists(tree)
     check_project(tree.data, tree.locate)
     check_loaded(tree.data, checks.base, tree.locate)
@@ -173,7 +187,20 @@ def _explode(
         templates=tuple(usage.names()),
         file=doc.file,
         confinement_rule=checks.rule,
+        declined=tuple(merger.declined),
     )
+
+
+def _users(data: Mapping[str, Any], usage: Usage) -> dict[tuple[str, ...], list[str]]:
+    """Which templates each owner of a ``decline`` may name: those it uses (every template for
+    the root and for parts, which every template's part snippets reach)."""
+    users: dict[tuple[str, ...], list[str]] = {(): usage.names()}
+    for template, apps in usage.apps.items():
+        for app in apps:
+            users.setdefault(("apps", app), []).append(template)
+    for part in data.get("parts") or ():
+        users[("parts", str(part))] = usage.names()
+    return users
 
 
 @dataclass(frozen=True)
@@ -236,7 +263,13 @@ class _Checks:
 
 
 def _apply(
-    tree: Tree, merger: Merger, template: Template, usage: Usage, *, base: str | None
+    tree: Tree,
+    merger: Merger,
+    template: Template,
+    usage: Usage,
+    *,
+    base: str | None,
+    declines: list[Request],
 ) -> None:
     name = template.info.name
     root = tree.data
@@ -249,10 +282,34 @@ def _apply(
     fragment = resolve(template.build(context), template=name, base=base)
     check_fragment(fragment, name)
     frag = fragment.data
+    snippets = frag.get("apps") or {}
+    frag_parts = frag.get("parts") or {}
+    parts = root.get("parts")
+
+    def snippet_of(owner: tuple[str, ...]) -> Any:
+        if owner[0] == "apps":
+            return snippets.get("*")
+        key = plugin_snippet(frag_parts, (parts[owner[1]] or {}).get("plugin"))
+        return frag_parts.get(key) if key is not None else None
+
+    declined: Declines | Location | None = None
+    for request in declines:
+        node = frag if not request.owner else snippet_of(request.owner)
+        own_tree: Declines | Location | None = build_tree(name, node, request.entries)
+        if request.owner:
+            own_tree = {request.owner[0]: {request.owner[1]: own_tree}}  # type: ignore[dict-item]
+        declined = combine(declined, own_tree)
     for key in frag:
         if key not in ("apps", "parts"):
-            merger.merge(root, key, source=fragment, src_parent=frag, src_key=key, path=(key,))
-    snippets = frag.get("apps") or {}
+            merger.merge(
+                root,
+                key,
+                source=fragment,
+                src_parent=frag,
+                src_key=key,
+                path=(key,),
+                decline=subtree(declined, key),
+            )
     if "*" in snippets:
         for app in usage.apps.get(name, ()):
             merger.merge(
@@ -262,9 +319,8 @@ def _apply(
                 src_parent=snippets,
                 src_key="*",
                 path=("apps", app),
+                decline=combine(subtree(declined, "apps", "*"), subtree(declined, "apps", app)),
             )
-    frag_parts = frag.get("parts") or {}
-    parts = root.get("parts")
     if isinstance(parts, Mapping):
         for part in list(parts):
             snippet = plugin_snippet(frag_parts, (parts[part] or {}).get("plugin"))
@@ -276,6 +332,9 @@ def _apply(
                     src_parent=frag_parts,
                     src_key=snippet,
                     path=("parts", part),
+                    decline=combine(
+                        subtree(declined, "parts", snippet), subtree(declined, "parts", part)
+                    ),
                 )
     own = [part for part in frag_parts if not part.startswith("*")]
     if not own:
@@ -291,20 +350,27 @@ def _apply(
                 hint=f"rename the project's part at {project_at.where}",
                 location=fragment.origin(frag_parts, part).location,
             )
-        tree.set(
+        merger.merge(
             parts,
             part,
-            tree.copy_from(fragment, frag_parts[part]),
-            fragment.origin(frag_parts, part),
+            source=fragment,
+            src_parent=frag_parts,
+            src_key=part,
+            path=("parts", part),
+            decline=subtree(declined, "parts", part),
         )
 
 
 def _remove_template_lists(tree: Tree) -> None:
     root = tree.data
-    apps = root.get("apps")
-    nodes = [root, *(apps.values() if isinstance(apps, Mapping) else ())]
-    for node in nodes:
+    template_keys: tuple[str, ...] = (*TEMPLATE_LIST_KEYS, DECLINE_KEY)
+    nodes: list[tuple[Any, tuple[str, ...]]] = [(root, template_keys)]
+    for section, removed in (("apps", template_keys), ("parts", (DECLINE_KEY,))):
+        entries = root.get(section)
+        if isinstance(entries, Mapping):
+            nodes.extend((node, removed) for node in entries.values())
+    for node, keys in nodes:
         if isinstance(node, Mapping):
-            for key in TEMPLATE_LIST_KEYS:
+            for key in keys:
                 if key in node:
                     tree.delete(node, key)
