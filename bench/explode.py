@@ -1,9 +1,12 @@
-"""Explode against plain YAML loading: a generated 200-part project with 5 templates.
+"""Explode against plain YAML loading, on real-sized input.
 
-Measured side by side in one run, round after round (each case called again and again for a time
-budget, the cases taking turns): ``explode`` of the YAML text (its ruamel round-trip load
-included), the ruamel round-trip load alone, and a plain PyYAML ``safe_load`` (C loader when
-available) of the same text. Rows: milliseconds per call, explode against each load.
+Three inputs: the ten real-shaped projects of ``tests/data/snapcraft`` (5 to 8 KiB each, built-in
+templates and ``tests/data/templates``), a generated 200-part project with 5 templates, and a
+generated project of about 1 MiB (the loader's limit). Measured side by side in one run, round
+after round (each case called again and again for a time budget, the cases taking turns):
+explode of the YAML text to JSON (``explode(text).to_json()``) and to YAML text with the comments
+kept (``to_yaml()``, which parses the ruamel round trip), against a plain PyYAML load (C loader) of
+the same texts. Rows: milliseconds per call, each output against the load.
 
     .venv/bin/python -m bench.explode [--quick] [--json FILE]
 """
@@ -12,10 +15,17 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Row, against_yaml_loads, main
+from bench.common import Row, against_safe_load, main
 from workbench.templates import Registry, explode
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "data" / "snapcraft"
+CORPUS_TEMPLATES = ROOT / "tests" / "data" / "templates"
+GOALS = {"explode to JSON": "goal <= 3x", "explode to YAML text": "goal <= 6x"}
+MIB_PARTS = 6200  # just under 1 MiB of project text (the loader's limit)
 
 TEMPLATES = 5
 PARTS = 200
@@ -60,8 +70,8 @@ environment:
 """
 
 
-def project_text() -> str:
-    """200 parts with grammar and comments, 20 apps naming the templates, a root list too."""
+def project_text(parts: int = PARTS) -> str:
+    """``parts`` parts with grammar and comments, 20 apps naming the templates, a root list."""
     names = ", ".join(f"bench{i}" for i in range(TEMPLATES))
     lines = [
         "# generated for bench/explode.py",
@@ -76,7 +86,7 @@ def project_text() -> str:
         if app % 2:
             lines.append(f"    templates: [{names}]")
     lines.append("parts:")
-    for part in range(PARTS):
+    for part in range(parts):
         lines += [
             f"  part{part}:",
             f"    plugin: {PLUGINS[part % len(PLUGINS)]}",
@@ -90,21 +100,51 @@ def project_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+def outputs(texts: list[str], registry: Registry) -> dict[str, Callable[[], object]]:
+    """The two explode outputs of every text: JSON, and YAML text with comments."""
+    return {
+        "explode to JSON": lambda: [explode(t, templates=registry).to_json() for t in texts],
+        "explode to YAML text": lambda: [explode(t, templates=registry).to_yaml() for t in texts],
+    }
+
+
 def rows(quick: bool) -> list[Row]:
-    """explode(text) against a PyYAML safe_load and a ruamel round-trip load of the same text."""
+    """Explode outputs against PyYAML loads: the real files, 200 parts, and 1 MiB (JSON only)."""
+    corpus = [file.read_text() for file in sorted(CORPUS.glob("*.yaml"))]
     text = project_text()
+    big = project_text(MIB_PARTS)
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(TEMPLATES):
             Path(tmp, f"bench{index}.yaml").write_text(template_text(index))
-        registry = Registry.default([tmp])
+        registry = Registry.default([tmp, CORPUS_TEMPLATES])
         for name in registry.names():
             registry.get(name)  # parse the template files once, outside the timing
         result = explode(text, templates=registry)
         assert len(result.project["parts"]) == PARTS + TEMPLATES
-        what = f"{PARTS} parts, {TEMPLATES} templates, {len(text) // 1024} KiB"
-        return against_yaml_loads(
-            "explode", what, lambda: explode(text, templates=registry), text, quick=quick
+        kib = sum(map(len, corpus)) // 1024
+        table = against_safe_load(
+            outputs(corpus, registry),
+            corpus,
+            f"{len(corpus)} real-shaped files, {kib} KiB",
+            quick=quick,
+            goals=GOALS,
         )
+        table += against_safe_load(
+            outputs([text], registry),
+            [text],
+            f"{PARTS} parts, {TEMPLATES} templates, {len(text) // 1024} KiB",
+            quick=quick,
+            goals=GOALS,
+        )
+        json_only = {"explode to JSON": outputs([big], registry)["explode to JSON"]}
+        table += against_safe_load(
+            json_only,
+            [big],
+            f"{MIB_PARTS} parts, {TEMPLATES} templates, {len(big) // 1024} KiB",
+            quick=quick,
+            goals=GOALS,
+        )
+        return table
 
 
 if __name__ == "__main__":

@@ -34,8 +34,11 @@ def ex(name: str) -> str:
 
 def test_plan_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_json(capsys, "plan", ex("1"), "--json") == {
-        "builds": [{"build_on": "i386", "run_on": ["amd64", "i386"], "required": True}],
+        "builds": [
+            {"build_on": "i386", "build_for": None, "run_on": ["amd64", "i386"], "required": True}
+        ],
         "dropped": [],
+        "supported": ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x"],
     }
 
 
@@ -56,7 +59,12 @@ def test_plan_launchpad_dialect(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_plan_modern_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(capsys, "plan", str(EXAMPLES / "core22-cross.yaml"), "--json")
-    assert data["builds"][1] == {"platform": "arm64", "build_on": "amd64", "build_for": "arm64"}
+    assert data["builds"][1] == {
+        "platform": "arm64",
+        "build_on": "amd64",
+        "build_for": "arm64",
+        "run_on": ["arm64"],
+    }
 
 
 def test_plan_github_matrix(capsys: pytest.CaptureFixture[str]) -> None:

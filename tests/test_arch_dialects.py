@@ -174,3 +174,16 @@ def test_views_each_dialect_answers() -> None:
     assert sorted(DIALECTS) == ["launchpad", "proposal", "snapcraft"]
     with pytest.raises(UsageError, match="unknown dialect 'debian'"):
         get_dialect("debian")
+
+
+def test_rule_d14_supported_list_within_the_series() -> None:
+    core22 = "architectures:\n  - build-on: amd64\n  - build-on: i386\n"
+    assert planned(read(core22, "launchpad", base="core22"), supported=["i386", "amd64"]) == [
+        ("amd64", ("amd64",), True)
+    ]
+    assert plan(read(core22, "launchpad", base="core22"), supported=["i386"]).supported == ()
+    legacy = "architectures:\n  - build-on: i386\n"  # focal has no i386: the proposal obeys
+    assert planned(read(legacy, "proposal", base="core20"), supported=["i386"]) == [
+        ("i386", ("i386",), True)
+    ]
+    assert planned(read(legacy, "launchpad", base="core20"), supported=["i386"]) == []

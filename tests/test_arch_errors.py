@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbench.architectures import ArchitectureProblems, load, parse
-from workbench.errors import SourceError, UsageError, WorkbenchError, format_error
+from workbench.errors import SourceError, WorkbenchError, format_error
 from workbench.yamlpos import load_text
 
 
@@ -212,7 +212,7 @@ def test_modern_base_is_not_read_with_core20_rules() -> None:
     assert (err.location.line, err.location.col) == (1, 1)
 
 
-def test_launchpad_does_not_read_platforms() -> None:
-    document = load_text("name: x\nbase: core24\nplatforms:\n  amd64:\n", "snapcraft.yaml")
-    with pytest.raises(UsageError, match="the launchpad dialect does not read 'platforms'"):
+def test_launchpad_reads_platforms_only_of_named_architectures() -> None:
+    document = load_text("name: x\nbase: core24\nplatforms:\n  pi:\n", "snapcraft.yaml")
+    with pytest.raises(ArchitectureProblems, match="'pi' is not a supported platform"):
         parse(document, dialect="launchpad")

@@ -44,9 +44,9 @@ def test_core24_example_json_shape() -> None:
     result = plan_modern(load_project(EXAMPLES / "core24-platforms.yaml"))
     assert result.to_json() == {
         "builds": [
-            {"platform": "amd64", "build_on": "amd64", "build_for": "amd64"},
-            {"platform": "raspi", "build_on": "amd64", "build_for": "arm64"},
-            {"platform": "raspi", "build_on": "arm64", "build_for": "arm64"},
+            {"platform": "amd64", "build_on": "amd64", "build_for": "amd64", "run_on": ["amd64"]},
+            {"platform": "raspi", "build_on": "amd64", "build_for": "arm64", "run_on": ["arm64"]},
+            {"platform": "raspi", "build_on": "arm64", "build_for": "arm64", "run_on": ["arm64"]},
         ]
     }
 

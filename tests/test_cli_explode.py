@@ -75,7 +75,7 @@ def test_provenance_report(project: Path, capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = explode_cli(capsys, str(project), "--provenance")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"project", "provenance", "overrides"}
+    assert set(report) == {"project", "provenance", "overrides", "declined", "confinement_rule"}
     assert report["provenance"]["apps.darktable.plugs[5]"] == "project (snapcraft.yaml:9:13)"
     assert report["provenance"]["apps.darktable.plugs[0]"] == "template gtk3 (gtk3.yaml:9:13)"
     assert report["overrides"] == []

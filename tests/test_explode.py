@@ -201,11 +201,12 @@ def test_confinement_defaults_to_strict_only(tmp_path: Path) -> None:
     assert info.value.location.line == 3
 
 
-def test_a_project_without_confinement_counts_as_devmode(tmp_path: Path) -> None:
+def test_a_project_without_confinement_counts_as_devmode_before_core22(tmp_path: Path) -> None:
     project = PROJECT.replace("confinement: strict\n", "")
-    strict_only = "template:\n  summary: s\n  bases: [core22]\n  confinement: [strict]\n"
+    strict_only = "template:\n  summary: s\n  bases: [core20, core22]\n  confinement: [strict]\n"
     with pytest.raises(TemplateError, match=r"devmode \(no confinement\)"):
-        run(tmp_path, project, {"t": strict_only})
+        run(tmp_path, project.replace("core22", "core20"), {"t": strict_only})
+    assert run(tmp_path, project, {"t": strict_only}).templates == ("t",)  # snapcraft 7+
     assert run(tmp_path, project, {"t": tpl()}).templates == ("t",)
 
 

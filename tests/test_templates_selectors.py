@@ -54,7 +54,7 @@ def test_split_selector_rejects_malformed(key: str) -> None:
     [
         ("core18", "18.tar.gz", ["old"], None),
         ("core20", "20-22.tar.gz", ["new"], None),
-        ("core22", "20-22.tar.gz", ["new"], {"DEEP": "yes"}),
+        ("core22", "20-22.tar.gz", ["new"], {"DEEP": True}),  # YAML 1.1, as snapcraft
     ],
 )
 def test_selectors_pick_the_key_for_the_base(

@@ -13,7 +13,12 @@ from workbench.widgets.arch_grid import ArchGrid, entry_label, grid_rows, render
 from workbench.widgets.architectures_view import read_examples
 from workbench.widgets.build_set import BuildSetView, arch_order
 from workbench.widgets.convert_view import ConvertView, conversion_html
-from workbench.widgets.dialects import DialectRow, DialectsView, compare_dialects
+from workbench.widgets.dialects import (
+    DialectRow,
+    DialectsView,
+    compare_dialects,
+    shorthand_meanings,
+)
 from workbench.widgets.outcome import OutcomeView
 from workbench.yamlpos import load_file
 
@@ -190,3 +195,20 @@ def test_edits_are_kept_per_example(view: ArchitecturesView) -> None:
 def test_an_empty_set_of_examples_is_refused() -> None:
     with pytest.raises(UsageError, match="no examples to show"):
         ArchitecturesView({})
+
+
+def test_a_list_of_names_shows_its_2018_meaning_next_to_todays() -> None:
+    document = load_file(EXAMPLES / "example-6.yaml")  # architectures: [amd64, i386]
+    eras = {m.era.split(":")[0]: m for m in shorthand_meanings(document)}
+    proposal = eras["2018 proposal, snapcraft 3/4 (core20 and older)"]
+    assert proposal.entries == "build-on: [amd64, i386], run-on: [amd64, i386]"
+    assert proposal.snaps == "one snap, built on one of amd64, i386, claims amd64, i386"
+    assert eras["before the 2018 proposal"].entries == "build-on: all, run-on: [amd64, i386]"
+    assert eras["core22 today"].snaps == "on amd64 for amd64, on i386 for i386"
+    view = DialectsView()
+    view.show(document, ["amd64"])
+    assert view.value.count('class="wb-shorthand-row"') == 3
+    assert "build-on equals run-on" in view.value
+    view.show(load_file(EXAMPLES / "example-4.yaml"))
+    assert view.meanings == []
+    assert "wb-shorthand" not in view.value

@@ -21,7 +21,7 @@ apps:
 
 def test_round_trip_keeps_comments_and_order() -> None:
     doc = yamlpos.load_text(SAMPLE, "snapcraft.yaml")
-    assert yamlpos.dump(doc.data) == SAMPLE
+    assert yamlpos.dump(doc.round_trip()) == SAMPLE
 
 
 def test_locate_points_at_keys_and_items() -> None:

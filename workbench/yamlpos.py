@@ -1,11 +1,16 @@
-"""YAML with source positions: ruamel.yaml round trip, comments and key order kept.
+"""YAML with source positions: values as snapcraft reads them, positions and comments on demand.
 
-:func:`load_file` / :func:`load_text` return a :class:`Document`: the round-trip data plus the file
-name, so that any key path can be turned into a :class:`~workbench.errors.Location` with
-:meth:`Document.locate`. Loading refuses, with a positioned :class:`~workbench.errors.SourceError`,
-what would hurt later: syntax errors, duplicate keys, non-UTF-8 bytes, files over
-:data:`MAX_BYTES` or that are not regular files (FIFOs, devices), nesting deeper than
-:data:`MAX_DEPTH`, and alias bombs or cycles that expand past :data:`MAX_NODES` nodes.
+:func:`load_file` / :func:`load_text` return a :class:`Document`. Its ``data`` comes from PyYAML's
+C loader (libyaml, YAML 1.1: ``0660`` is 432, ``yes`` is true, ``1:30`` is 90), exactly what
+snapcraft, snapd and Launchpad read. Positions come from the libyaml node tree kept beside the
+data (:meth:`Document.locate`); the ruamel.yaml round trip that keeps comments and the user's
+spelling is parsed only when YAML text is wanted (:meth:`Document.round_trip`).
+
+Loading refuses, with a positioned :class:`~workbench.errors.SourceError`, what would hurt later:
+syntax errors, duplicate keys or anchors, non-UTF-8 bytes, files over :data:`MAX_BYTES` or that are
+not regular files (FIFOs, devices), nesting deeper than :data:`MAX_DEPTH`, and alias bombs or
+cycles that expand past :data:`MAX_NODES` nodes. When libyaml refuses a file, the round-trip
+parser is asked too, for its more precise message and position.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import io
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
@@ -36,20 +42,105 @@ _BRACKETS = re.compile(r"[][{}]")
 KeyPath = Sequence[str | int]
 
 
+_LIBYAML: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
 @dataclass(frozen=True)
 class Document:
-    """Round-trip YAML data and the file it came from."""
+    """YAML data as snapcraft reads it, the file it came from, and (when loaded from text) the
+    text and its libyaml node tree, for positions and for the round trip."""
 
     data: Any
     file: str
+    text: str | None = field(default=None, repr=False, compare=False)
+    root: yaml.Node | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def locate(self, path: KeyPath) -> Location:
         """The position of the deepest node of ``path`` that exists in this document (its start,
         line 1, when the whole document is a scalar or empty)."""
-        location = locate(self.data, path, file=self.file)
+        if self.root is None:
+            location = locate(self.data, path, file=self.file)
+        else:
+            location = self._positions().locate(path)
         if location.line is None and not isinstance(self.data, Mapping | list):
             return replace(location, line=1, col=1)
         return location
+
+    def _positions(self) -> _Positions:
+        positions = self._cache.get("positions")
+        if positions is None:
+            positions = self._cache["positions"] = _Positions(self.root, self.file)
+        assert isinstance(positions, _Positions)
+        return positions
+
+    def round_trip(self) -> Any:
+        """The ruamel round-trip data of the text (comments, quotes, the user's spelling of every
+        scalar, key order), parsed on first use; ``data`` itself when there is no text."""
+        if self.text is None:
+            return self.data
+        if "round_trip" not in self._cache:
+            self._cache["round_trip"] = _round_trip_load(self.text, self.file)
+        return self._cache["round_trip"]
+
+    def round_trip_node(self, path: KeyPath) -> tuple[bool, Any]:
+        """``(True, node)`` for the round-trip node at exactly ``path``, else ``(False, None)``."""
+        node = self.round_trip()
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return False, None
+        return True, node
+
+
+class _Positions:
+    """Key path -> position, from a libyaml node tree (each mapping indexed on first use)."""
+
+    def __init__(self, root: yaml.Node | None, file: str) -> None:
+        self.root = root
+        self.file = file
+        self._keys: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        self._constructor = yaml.constructor.SafeConstructor()
+
+    def _index(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        index = self._keys.get(id(node))
+        if index is None:
+            index = self._keys[id(node)] = {
+                self._key(key): (key, value) for key, value in node.value
+            }
+        return index
+
+    def _key(self, key: yaml.Node) -> str:
+        if isinstance(key, yaml.ScalarNode) and key.tag == _STR:
+            return str(key.value)
+        try:
+            return str(self._constructor.construct_object(key, deep=True))
+        except Exception:  # an unusual key: match its text
+            return str(getattr(key, "value", ""))
+
+    def locate(self, path: KeyPath) -> Location:
+        node = self.root
+        mark = node.start_mark if isinstance(node, yaml.CollectionNode) else None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = self._index(node).get(str(part))
+                if pair is None:
+                    break
+                mark, node = pair[0].start_mark, pair[1]
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                break
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        return Location(file=self.file, line=line, col=col, path=key_path(path) or None)
 
 
 def key_path(path: Iterable[str | int]) -> str:
@@ -61,6 +152,45 @@ def key_path(path: Iterable[str | int]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
+
+
+class _Refused(Exception):
+    """Text libyaml reads but the workbench refuses (snapcraft refuses duplicate keys too)."""
+
+
+class _Loader(_LIBYAML):  # type: ignore[misc]
+    """PyYAML's C safe loader, refusing duplicate keys and a mapping merged into itself."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) not in self._checked:  # before flattening: the node's own keys only
+            self._checked.add(id(node))
+            seen: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                if key.tag == _MERGE:
+                    merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                    if any(item is node for item in merged):
+                        raise _Refused("a mapping merged into itself")
+                elif isinstance(key, yaml.ScalarNode):
+                    ident = (key.tag, key.value)
+                    if ident in seen:
+                        raise _Refused(f"duplicate key {key.value!r}")
+                    seen.add(ident)
+        super().flatten_mapping(node)
+
+
+def _libyaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree and the data of ``text``, read by libyaml."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
 
 
 class _Composer(Composer):
@@ -132,6 +262,38 @@ def load_text(text: str, file: str = "<input>") -> Document:
         raise _too_large(file)
     _check_brackets(text, file)
     try:
+        root, data = _libyaml(text)
+        _check_expansion(data, file)
+    except Exception as exc:  # libyaml and PyYAML's constructors raise assorted types
+        _round_trip_load(text, file)  # its message and position, when it refuses the text too
+        raise _libyaml_error(exc, text, file) from None
+    return Document(data=data, file=file, text=text, root=root)
+
+
+def _libyaml_error(exc: Exception, text: str, file: str) -> SourceError:
+    """A libyaml (or PyYAML constructor) failure as a positioned :class:`SourceError`."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - before.rfind("\n")
+        return SourceError(
+            f"invalid YAML: {_one_line(str(exc.reason))}",
+            hint="remove it, or write it as an escape in a double-quoted string",
+            location=Location(file, line, col),
+        )
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    return SourceError(
+        f"invalid YAML: {_one_line(problem)}",
+        hint="fix the syntax at this position",
+        location=Location(file, mark.line + 1, mark.column + 1) if mark else Location(file),
+    )
+
+
+def _round_trip_load(text: str, file: str) -> Any:
+    """The ruamel round-trip data of ``text``; every failure is a positioned SourceError."""
+    try:
         data = _round_trip().load(text)
     except MaxDepthExceededError as exc:
         mark = exc.problem_mark
@@ -160,7 +322,7 @@ def load_text(text: str, file: str = "<input>") -> Document:
             location=Location(file=file),
         ) from None
     _check_expansion(data, file)
-    return Document(data=data, file=file)
+    return data
 
 
 def _too_deep(location: Location) -> SourceError:

@@ -18,7 +18,7 @@ D5   'all' in a run-on with error (example 7)     error         accepted
      several entries
 D6   an arch in two run-ons error                 error         accepted
 D7   an arch in two         error                 error         error, except on core22
-     build-ons
+     build-ons                                                      and core24
 D8   choice among build-on  least loaded queue,   n/a (builder) first supported arch in
      archs                  ties by priority                    priority order
 D9   build-on: all          any supported arch    every host    the run-on archs if
@@ -31,7 +31,13 @@ D11  build-set failure      a required failure    n/a           none: each build
 D12  build-for key          unknown key           unknown key   alias of run-on
 D13  an arch twice in one   error                 error         accepted (deduplicated)
      list
+D14  supported list         as given              n/a           only the archs the base's
+                                                                series has (DistroArchSeries)
 ==== ====================== ===================== ============= ============================
+
+Launchpad reads core22 ``architectures`` (D12) and core24 ``platforms`` itself (each platform one
+entry: ``build-on`` defaults to the platform name, ``build-for`` to ``build-on``; an empty
+platform must be named after an architecture), so its plans cover those bases too.
 
 Sources (read for behaviour, not copied): snapcraft 4.x
 ``snapcraft/internal/project_loader/_config.py`` (``_validate_architectures``,
@@ -73,13 +79,14 @@ RULES: tuple[Rule, ...] = (
     Rule("D4", "empty list", "error", "error", "treated as absent"),
     Rule("D5", "'all' in a run-on with several entries", "error", "error", "accepted"),
     Rule("D6", "an arch in two run-ons", "error", "error", "accepted"),
-    Rule("D7", "an arch in two build-ons", "error", "error", "error except on core22"),
+    Rule("D7", "an arch in two build-ons", "error", "error", "error except on core22 and core24"),
     Rule("D8", "choice among build-on archs", "least loaded queue", "n/a", "first supported"),
     Rule("D9", "build-on: all", "any supported arch", "every host", "run-on archs, else first"),
     Rule("D10", "entry no supported arch can build", "reported, fails set", "n/a", "dropped"),
     Rule("D11", "build-set failure logic", "required failure fails set", "n/a", "none"),
     Rule("D12", "build-for key", "unknown key", "unknown key", "alias of run-on"),
     Rule("D13", "an arch twice in one list", "error", "error", "deduplicated"),
+    Rule("D14", "supported list", "as given", "n/a", "only the series' archs"),
 )
 
 
@@ -102,6 +109,7 @@ class Dialect:
     set_logic: bool  # D11
     build_for_is_run_on: bool  # D12
     dedupe_lists: bool  # D13
+    supported_within_series: bool  # D14
 
     def require_view(self, view: View) -> None:
         """Refuse a view this dialect has no answer for (e.g. a Launchpad builder)."""
@@ -131,6 +139,7 @@ PROPOSAL = Dialect(
     set_logic=True,
     build_for_is_run_on=False,
     dedupe_lists=False,
+    supported_within_series=False,
 )
 
 SNAPCRAFT = replace(
@@ -150,13 +159,14 @@ LAUNCHPAD = replace(
     check_arch_names=False,
     empty_is_absent=True,
     cross_entry_checks=False,
-    duplicate_build_on_allowed_bases=frozenset({"core22"}),
+    duplicate_build_on_allowed_bases=frozenset({"core22", "core24"}),
     least_loaded=False,
     build_on_all_follows_run_on=True,
     required_dropped_fails_set=False,
     set_logic=False,
     build_for_is_run_on=True,
     dedupe_lists=True,
+    supported_within_series=True,
 )
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (PROPOSAL, SNAPCRAFT, LAUNCHPAD)}

@@ -118,8 +118,18 @@ class Build:
     candidates: tuple[str, ...]
     reason: str
 
+    @property
+    def build_for(self) -> str | None:
+        """The one architecture the snap is built for; None when it claims several."""
+        return self.run_on[0] if len(self.run_on) == 1 else None
+
     def to_json(self) -> dict[str, Any]:
-        return {"build_on": self.build_on, "run_on": list(self.run_on), "required": self.required}
+        return {
+            "build_on": self.build_on,
+            "build_for": self.build_for,
+            "run_on": list(self.run_on),
+            "required": self.required,
+        }
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,7 @@ class BuildSet:
         return {
             "builds": [b.to_json() for b in self.builds],
             "dropped": [d.to_json() for d in self.dropped],
+            "supported": list(self.supported),
         }
 
 
@@ -194,7 +205,12 @@ class PlatformBuild:
     build_for: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"platform": self.platform, "build_on": self.build_on, "build_for": self.build_for}
+        return {
+            "platform": self.platform,
+            "build_on": self.build_on,
+            "build_for": self.build_for,
+            "run_on": [self.build_for],
+        }
 
 
 @dataclass(frozen=True)

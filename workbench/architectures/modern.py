@@ -15,7 +15,7 @@ from typing import Any
 
 from workbench.architectures.model import ALL, KNOWN_ARCHS, ModernPlan, PlatformBuild
 from workbench.architectures.parse import Collector, NodePath
-from workbench.architectures.project import project_base
+from workbench.architectures.project import effective_base, project_base
 from workbench.errors import ArchitectureError, Location
 from workbench.yamlpos import Document
 
@@ -31,7 +31,7 @@ def plan_modern(document: Document) -> ModernPlan:
     checker.check()
     key = "architectures" if base == "core22" else "platforms"
     return plan_platforms(
-        base,
+        data.get("base"),
         platforms,
         build_base=data.get("build-base"),
         snap_type=data.get("type"),
@@ -40,19 +40,23 @@ def plan_modern(document: Document) -> ModernPlan:
 
 
 def plan_platforms(
-    base: str,
+    base: str | None,
     platforms: Platforms | None,
     *,
     build_base: str | None = None,
     snap_type: str | None = None,
     location: Location | None = None,
 ) -> ModernPlan:
-    """Ask craft-platforms for the plan; its errors become positioned ArchitectureErrors."""
+    """Ask craft-platforms for the plan; its errors become positioned ArchitectureErrors.
+
+    ``base`` and ``build_base`` are passed as the project writes them (``base: bare`` with a
+    ``build-base``, a ``type: base`` snap without ``base``): craft-platforms counts them.
+    """
     import craft_platforms
 
     try:
         infos = craft_platforms.snap.get_platforms_snap_build_plan(
-            base,
+            base,  # type: ignore[arg-type]  # None is valid for base/kernel/snapd snaps
             build_base=build_base,
             snap_type=snap_type,
             platforms=platforms,  # type: ignore[arg-type]
@@ -66,7 +70,7 @@ def plan_platforms(
             f"craft-platforms: {exc}", hint="check the stanza against the docs", location=location
         ) from None
     builds = tuple(PlatformBuild(i.platform, str(i.build_on), str(i.build_for)) for i in infos)
-    return ModernPlan(base, builds)
+    return ModernPlan(effective_base(base, build_base) or "", builds)
 
 
 class _Checker(Collector):

@@ -26,7 +26,7 @@ from workbench.architectures.model import (
     Stanza,
 )
 from workbench.architectures.project import is_modern, project_base
-from workbench.errors import ArchitectureError, UsageError
+from workbench.errors import ArchitectureError
 from workbench.project import load_project
 from workbench.yamlpos import Document
 
@@ -204,9 +204,12 @@ class _Parser(Collector):
         entries: tuple[Entry, ...] = ()
         shorthand = False
         declared = isinstance(data, Mapping) and KEY in data and not self.absent(raw)
-        self.check_base(base, declared)
-        if declared:
+        if self.check_base(base, declared):
+            declared = True
+            entries = self.platform_entries(data["platforms"])
+        elif declared:
             shorthand, entries = self.entries(raw)
+        if declared:
             self.check()
             if self.d.cross_entry_checks:
                 self.cross_checks(entries)
@@ -215,8 +218,9 @@ class _Parser(Collector):
             self.check()
         return Stanza(entries, declared, shorthand, base, self.d, self.doc)
 
-    def check_base(self, base: str | None, declared: bool) -> None:
-        """core22+ is craft-platforms' business; only Launchpad (D12) reads its stanza itself."""
+    def check_base(self, base: str | None, declared: bool) -> bool:
+        """core22+ is craft-platforms' business; only Launchpad (D12) reads its stanza itself.
+        True when Launchpad is to read ``platforms``."""
         if is_modern(base) and not self.d.build_for_is_run_on:
             raise ArchitectureError(
                 f"base {base} plans with build-for / platforms, not with the core20 rules",
@@ -230,10 +234,39 @@ class _Parser(Collector):
                     hint="use 'architectures' with this base, or a newer base",
                     location=self.doc.locate(("platforms",)),
                 )
-            raise UsageError(
-                f"the {self.d.name} dialect does not read 'platforms'",
-                hint="plan it with the proposal dialect, which asks craft-platforms",
+            return True  # only Launchpad gets here (see above)
+        return False
+
+    def platform_entries(self, raw: Any) -> tuple[Entry, ...]:
+        """Launchpad's reading of ``platforms``: one entry per platform."""
+        if not isinstance(raw, Mapping) or not raw:
+            self.problem(("platforms",), "'platforms' must be a non-empty mapping", None)
+            return ()
+        entries: list[Entry] = []
+        for index, (name, config) in enumerate(raw.items()):
+            path: NodePath = ("platforms", name)
+            if not config:
+                if name in KNOWN_ARCHS:
+                    entries.append(Entry(index, (name,), (name,), True, False))
+                else:
+                    self.problem(
+                        path,
+                        f"{name!r} is not a supported platform",
+                        "name an architecture, or give build-on and build-for",
+                    )
+                continue
+            if not isinstance(config, Mapping):
+                self.problem(path, f"platform {name!r} must be a mapping", "see the docs")
+                continue
+            build_on = self.names(config.get("build-on", [name]), (*path, "build-on"), "build-on")
+            build_for = (
+                self.names(config["build-for"], (*path, "build-for"), "build-for")
+                if "build-for" in config
+                else build_on
             )
+            if build_on is not None and build_for is not None:
+                entries.append(Entry(index, build_on, build_for, True, "build-for" in config))
+        return tuple(entries)
 
     def entries(self, raw: Any) -> tuple[bool, tuple[Entry, ...]]:
         root: NodePath = (KEY,)

@@ -1,10 +1,11 @@
 """The CI's view: which builds one commit produces, and on which architecture each runs.
 
-No stanza: one build per supported architecture. Otherwise one build per entry, on one of its
-build-on archs that the CI supports. The proposal leaves the choice to the CI ("which one has a
-smaller build queue?"): :func:`choose` picks the least loaded candidate, ties broken by the
-supported list's priority order. Launchpad takes the first supported candidate (rule D8). An entry
-no supported arch can build is reported in ``dropped``, never lost silently.
+No stanza: one build per supported architecture (Launchpad: only those the base's series has,
+D14). Otherwise one build per entry, on one of its build-on archs that the CI supports. The
+proposal leaves the choice to the CI ("which one has a smaller build queue?"): :func:`choose` picks
+the least loaded candidate, ties broken by the supported list's priority order. Launchpad takes the
+first supported candidate (rule D8). An entry no supported arch can build is reported in
+``dropped``, never lost silently.
 
 The supported list defaults by base, from craft-platforms
 (``craft_platforms.snap.get_default_architectures``): core16/18 with i386, core20 without,
@@ -64,7 +65,10 @@ def plan(
     """The build set of ``stanza`` on a CI supporting ``supported`` with these queue lengths."""
     dialect = stanza.dialect
     dialect.require_view("plan")
-    archs = check_supported(supported) if supported is not None else supported_for_base(stanza.base)
+    archs = supported_for_base(stanza.base)
+    if supported is not None:
+        given = check_supported(supported)
+        archs = tuple(a for a in given if a in archs) if dialect.supported_within_series else given
     loads = check_queue(queue or {})
     if not stanza.declared:
         builds = tuple(

@@ -14,7 +14,8 @@ MODERN_FROM = 22
 
 
 def project_base(document: Document) -> str | None:
-    """The effective base: ``base`` when it is a ``coreNN`` base, else ``build-base``."""
+    """The effective base, as snapcraft counts it: ``base`` when it is a ``coreNN`` base, else
+    ``build-base`` (``base: bare``, or a ``type: base`` snap without ``base``), else ``base``."""
     data = document.data
     if not isinstance(data, Mapping):
         return None
@@ -26,10 +27,13 @@ def project_base(document: Document) -> str | None:
                 hint="e.g. base: core20",
                 location=document.locate((key,)),
             )
-    base = data.get("base")
-    if base is None or _CORE.match(base):
+    return effective_base(data.get("base"), data.get("build-base"))
+
+
+def effective_base(base: str | None, build_base: str | None) -> str | None:
+    """``base`` when it is a ``coreNN`` base, else ``build_base`` when given, else ``base``."""
+    if base is not None and _CORE.match(base):
         return base
-    build_base = data.get("build-base")
     return build_base if isinstance(build_base, str) else base
 
 

@@ -29,6 +29,7 @@ the prime tar over SFTP (:mod:`workbench.lifecycle.outputs`).
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -65,6 +66,7 @@ class GuestSpec:
     cpus: int = 1
     snap_yaml: str = ""
     apps: dict[str, Any] = field(default_factory=dict)
+    gui: dict[str, str] = field(default_factory=dict)  # snap/gui/ file name -> base64 content
     snap_file: str = ""
     export_prime: bool = False
     user: str = "workbench"
@@ -282,8 +284,16 @@ def pack_snap(spec: GuestSpec) -> int:
     started = time.monotonic()
     _out(Event("step", "mksquashfs", step="pack"))
     try:
-        pack(prime, snap_yaml=spec.snap_yaml, apps=spec.apps, snap=spec.snap)
-    except (PackError, OSError) as err:
+        gui = {name: base64.b64decode(data) for name, data in spec.gui.items()}
+        pack(
+            prime,
+            snap_yaml=spec.snap_yaml,
+            apps=spec.apps,
+            snap=spec.snap,
+            snap_name=spec.name,
+            gui=gui,
+        )
+    except (PackError, OSError, ValueError) as err:
         _out(_error(f"pack failed: {err}", step="pack", directory=str(prime)))
         return 1
     elapsed = time.monotonic() - started

@@ -11,6 +11,7 @@ reach outside its directory (``../``, ``/``, NUL) or be longer than a file name 
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from workbench.project import find_root, load_project
 from workbench.yamlpos import Document, key_path
 
 HINTS_KEY = "x-workbench"
+MAX_GUI_BYTES = 16 * 2**20
+"""The most ``snap/gui/`` may hold: it travels to the guest in the spec, on standard input."""
 HINT_KEYS = frozenset({"memory", "cpus"})
 NAMING_RULES = {
     "name": (
@@ -84,6 +87,18 @@ class BuildProject:
 
     def locate(self, *path: str | int) -> Location:
         return self.document.locate(path)
+
+    def gui_files(self) -> dict[str, str]:
+        """The regular files of ``snap/gui/`` (name -> base64), which pack puts in
+        ``meta/gui/`` as snapcraft does; at most :data:`MAX_GUI_BYTES` in all."""
+        gui = self.root / "snap" / "gui"
+        files = sorted(p for p in gui.iterdir() if p.is_file()) if gui.is_dir() else []
+        if sum(p.stat().st_size for p in files) > MAX_GUI_BYTES:
+            raise UsageError(
+                f"{gui} holds more than {MAX_GUI_BYTES // 2**20} MiB",
+                hint="keep icons and desktop files there; other assets belong in a part",
+            )
+        return {p.name: base64.b64encode(p.read_bytes()).decode() for p in files}
 
 
 def load(

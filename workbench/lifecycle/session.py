@@ -216,6 +216,7 @@ class Session:
             cpus=self.instance.cpus,
             snap_yaml=snap_yaml(p.data, p.architectures),
             apps=p.data.get("apps") or {},
+            gui=p.gui_files(),
             snap_file=self.snap_file,
             export_prime=self.options.export_prime,
             user=BUILD_USER,

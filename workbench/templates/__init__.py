@@ -7,12 +7,14 @@ the provenance records.
 
 from __future__ import annotations
 
+from workbench.templates.decline import Declined
 from workbench.templates.explode import Exploded, explode
 from workbench.templates.model import Template, TemplateContext, TemplateInfo
 from workbench.templates.provenance import Origin, Override
 from workbench.templates.registry import Registry
 
 __all__ = [
+    "Declined",
     "Exploded",
     "Origin",
     "Override",

@@ -11,14 +11,26 @@ then removed, so exploding an exploded project changes nothing. See
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.architectures.project import is_modern
 from workbench.errors import Location, SourceError, TemplateError
+from workbench.templates.checks import check_loaded
+from workbench.templates.decline import (
+    DECLINE_KEY,
+    Declined,
+    Declines,
+    Request,
+    build_tree,
+    combine,
+    read_declines,
+    subtree,
+)
 from workbench.templates.grammar import check_architectures, resolve_grammar
 from workbench.templates.merge import Merger
 from workbench.templates.model import (
@@ -33,6 +45,7 @@ from workbench.templates.project import ProjectInput, Usage, check_project, load
 from workbench.templates.provenance import Origin, Override, Tree
 from workbench.templates.registry import Registry
 from workbench.templates.selectors import resolve
+from workbench.templates.text import round_trip
 from workbench.yamlpos import Document, dump, to_plain
 
 Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
@@ -40,13 +53,25 @@ Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 @dataclass(frozen=True)
 class Exploded:
-    """An exploded project: round-trip data, per-path origins, and the overrides that happened."""
+    """An exploded project: its data (values as snapcraft reads them), per-path origins (looked
+    up on first use), and the overrides that happened."""
 
-    project: Any
-    origins: dict[str, Origin]
+    tree: Tree
     overrides: tuple[Override, ...]
     templates: tuple[str, ...]
     file: str
+    confinement_rule: str = ""
+    declined: tuple[Declined, ...] = ()
+
+    @property
+    def project(self) -> Any:
+        """The exploded project: plain dicts, lists and PyYAML (YAML 1.1) scalars."""
+        return self.tree.data
+
+    @functools.cached_property
+    def origins(self) -> dict[str, Origin]:
+        """Key path -> :class:`Origin`, in document order."""
+        return self.tree.provenance()
 
     @property
     def provenance(self) -> dict[str, str]:
@@ -54,8 +79,8 @@ class Exploded:
         return {path: str(origin) for path, origin in self.origins.items()}
 
     def to_yaml(self) -> str:
-        """The exploded project as YAML, keeping the project's comments and key order."""
-        return dump(self.project)
+        """The exploded project as YAML, keeping the sources' comments, spelling and key order."""
+        return dump(round_trip(self.tree))
 
     def to_plain(self) -> dict[str, Any]:
         """The exploded project as plain dicts and lists."""
@@ -63,11 +88,14 @@ class Exploded:
         return plain
 
     def report(self) -> dict[str, Any]:
-        """``{"project": ..., "provenance": ..., "overrides": [...]}`` (JSON-ready)."""
+        """``{"project", "provenance", "overrides", "declined", "confinement_rule"}``
+        (JSON-ready)."""
         return {
             "project": self.to_plain(),
             "provenance": self.provenance,
             "overrides": [override.to_json() for override in self.overrides],
+            "declined": [declined.to_json() for declined in self.declined],
+            "confinement_rule": self.confinement_rule,
         }
 
     def to_json(self) -> str:
@@ -97,11 +125,9 @@ def explode(
     arch = check_architectures(build_on, build_for)
     registry = templates if isinstance(templates, Registry) else Registry.default(_dirs(templates))
     doc = load_project(project)
-    data = copy.deepcopy(doc.data) if isinstance(project, Document) else doc.data
     try:
         return _explode(
             doc,
-            data,
             registry,
             base=base,
             strict=strict,
@@ -126,7 +152,6 @@ def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:
 
 def _explode(
     doc: Document,
-    data: Any,
     registry: Registry,
     *,
     base: str | None,
@@ -143,24 +168,39 @@ def _explode(
         confinement_at=doc.locate(("confinement",)) if confinement else None,
         experimental=enable_experimental,
     )
-    tree = Tree.from_document(data, file=doc.file, template=None)
+    declines = read_declines(doc.data, doc.locate, _users(doc.data, usage))
+    tree = Tree.from_document(doc, template=None)
     merger = Merger(tree, strict=strict)
     for name in usage.names():
         where = doc.locate(usage.named_at[name])
         template = registry.get(name, location=where)
         checks.check(template.info, where)
-        _apply(tree, merger, template, usage, base=checks.base)
+        _apply(tree, merger, template, usage, base=checks.base, declines=declines.get(name, []))
     _remove_template_lists(tree)
     check_project(tree.data, tree.locate)
+    check_loaded(tree.data, checks.base, tree.locate)
     if arch is not None:
         resolve_grammar(tree, build_on=arch[0], build_for=arch[1])
     return Exploded(
-        project=tree.data,
-        origins=tree.provenance(),
+        tree=tree,
         overrides=tuple(merger.overrides),
         templates=tuple(usage.names()),
         file=doc.file,
+        confinement_rule=checks.rule,
+        declined=tuple(merger.declined),
     )
+
+
+def _users(data: Mapping[str, Any], usage: Usage) -> dict[tuple[str, ...], list[str]]:
+    """Which templates each owner of a ``decline`` may name: those it uses (every template for
+    the root and for parts, which every template's part snippets reach)."""
+    users: dict[tuple[str, ...], list[str]] = {(): usage.names()}
+    for template, apps in usage.apps.items():
+        for app in apps:
+            users.setdefault(("apps", app), []).append(template)
+    for part in data.get("parts") or ():
+        users[("parts", str(part))] = usage.names()
+    return users
 
 
 @dataclass(frozen=True)
@@ -172,6 +212,24 @@ class _Checks:
     confinement: str | None
     confinement_at: Location | None
     experimental: bool
+
+    @property
+    def modern(self) -> bool:
+        """snapcraft 7 and later (core22+) check only a confinement that is set."""
+        return is_modern(self.base)
+
+    @property
+    def rule(self) -> str:
+        """Which era's confinement rule applies, in words."""
+        if self.modern:
+            return (
+                f"snapcraft 7+ (base {self.base}): only a confinement that is set is checked "
+                "against what a template supports"
+            )
+        return (
+            f"snapcraft 3/4 (base {self.base or 'core'}): an absent confinement counts as "
+            "devmode when checking what a template supports"
+        )
 
     def check(self, info: TemplateInfo, where: Location) -> None:
         """Refuse a template that is experimental (unless enabled), or wrong for base or
@@ -189,6 +247,8 @@ class _Checks:
                 hint=f"supported bases: {', '.join(info.bases)}",
                 location=self.base_at or where,
             )
+        if self.modern and not self.confinement:
+            return
         if (self.confinement or "devmode") not in info.confinement:
             stated = (
                 f"confinement {self.confinement!r}"
@@ -203,7 +263,13 @@ class _Checks:
 
 
 def _apply(
-    tree: Tree, merger: Merger, template: Template, usage: Usage, *, base: str | None
+    tree: Tree,
+    merger: Merger,
+    template: Template,
+    usage: Usage,
+    *,
+    base: str | None,
+    declines: list[Request],
 ) -> None:
     name = template.info.name
     root = tree.data
@@ -216,10 +282,34 @@ def _apply(
     fragment = resolve(template.build(context), template=name, base=base)
     check_fragment(fragment, name)
     frag = fragment.data
+    snippets = frag.get("apps") or {}
+    frag_parts = frag.get("parts") or {}
+    parts = root.get("parts")
+
+    def snippet_of(owner: tuple[str, ...]) -> Any:
+        if owner[0] == "apps":
+            return snippets.get("*")
+        key = plugin_snippet(frag_parts, (parts[owner[1]] or {}).get("plugin"))
+        return frag_parts.get(key) if key is not None else None
+
+    declined: Declines | Location | None = None
+    for request in declines:
+        node = frag if not request.owner else snippet_of(request.owner)
+        own_tree: Declines | Location | None = build_tree(name, node, request.entries)
+        if request.owner:
+            own_tree = {request.owner[0]: {request.owner[1]: own_tree}}  # type: ignore[dict-item]
+        declined = combine(declined, own_tree)
     for key in frag:
         if key not in ("apps", "parts"):
-            merger.merge(root, key, source=fragment, src_parent=frag, src_key=key, path=(key,))
-    snippets = frag.get("apps") or {}
+            merger.merge(
+                root,
+                key,
+                source=fragment,
+                src_parent=frag,
+                src_key=key,
+                path=(key,),
+                decline=subtree(declined, key),
+            )
     if "*" in snippets:
         for app in usage.apps.get(name, ()):
             merger.merge(
@@ -229,9 +319,8 @@ def _apply(
                 src_parent=snippets,
                 src_key="*",
                 path=("apps", app),
+                decline=combine(subtree(declined, "apps", "*"), subtree(declined, "apps", app)),
             )
-    frag_parts = frag.get("parts") or {}
-    parts = root.get("parts")
     if isinstance(parts, Mapping):
         for part in list(parts):
             snippet = plugin_snippet(frag_parts, (parts[part] or {}).get("plugin"))
@@ -243,6 +332,9 @@ def _apply(
                     src_parent=frag_parts,
                     src_key=snippet,
                     path=("parts", part),
+                    decline=combine(
+                        subtree(declined, "parts", snippet), subtree(declined, "parts", part)
+                    ),
                 )
     own = [part for part in frag_parts if not part.startswith("*")]
     if not own:
@@ -258,20 +350,27 @@ def _apply(
                 hint=f"rename the project's part at {project_at.where}",
                 location=fragment.origin(frag_parts, part).location,
             )
-        tree.set(
+        merger.merge(
             parts,
             part,
-            tree.copy_from(fragment, frag_parts[part]),
-            fragment.origin(frag_parts, part),
+            source=fragment,
+            src_parent=frag_parts,
+            src_key=part,
+            path=("parts", part),
+            decline=subtree(declined, "parts", part),
         )
 
 
 def _remove_template_lists(tree: Tree) -> None:
     root = tree.data
-    apps = root.get("apps")
-    nodes = [root, *(apps.values() if isinstance(apps, Mapping) else ())]
-    for node in nodes:
+    template_keys: tuple[str, ...] = (*TEMPLATE_LIST_KEYS, DECLINE_KEY)
+    nodes: list[tuple[Any, tuple[str, ...]]] = [(root, template_keys)]
+    for section, removed in (("apps", template_keys), ("parts", (DECLINE_KEY,))):
+        entries = root.get(section)
+        if isinstance(entries, Mapping):
+            nodes.extend((node, removed) for node in entries.values())
+    for node, keys in nodes:
         if isinstance(node, Mapping):
-            for key in TEMPLATE_LIST_KEYS:
+            for key in keys:
                 if key in node:
                     tree.delete(node, key)

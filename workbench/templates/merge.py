@@ -12,6 +12,9 @@ other falsy value           replaced by the template's value (recorded as an ove
 other truthy value          kept; the template's value is recorded as overridden
 ==========================  ===============================================================
 
+A value the project declines (:mod:`workbench.templates.decline`) is not merged at all: it is
+recorded in :attr:`Merger.declined`.
+
 "Project" means the project as exploded so far, so a template applied later loses a scalar to one
 applied earlier: that disagreement is an override too. With ``strict`` every override is an error.
 """
@@ -21,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.errors import TemplateError
+from workbench.errors import Location, TemplateError
+from workbench.templates.decline import Declined, Declines, subtree
 from workbench.templates.provenance import Origin, Override, Tree, same, step
 from workbench.yamlpos import key_path, to_plain
 
@@ -35,6 +39,7 @@ class Merger:
         self.tree = tree
         self.strict = strict
         self.overrides: list[Override] = []
+        self.declined: list[Declined] = []
 
     def merge(
         self,
@@ -45,13 +50,21 @@ class Merger:
         src_parent: Mapping[Any, Any],
         src_key: Any,
         path: _Path,
+        decline: Declines | Location | None = None,
     ) -> None:
-        """Merge ``src_parent[src_key]`` (a node of ``source``) into ``parent[key]``."""
+        """Merge ``src_parent[src_key]`` (a node of ``source``) into ``parent[key]``, leaving out
+        what ``decline`` declines."""
         value = src_parent[src_key]
         origin = source.origin(src_parent, src_key)
-        if key not in parent or parent[key] is None:
-            self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
+        if isinstance(decline, Location):
+            self._decline(path, origin, value, decline)
             return
+        if key not in parent or parent[key] is None:
+            if decline is None or not isinstance(value, Mapping | list):
+                self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
+                return
+            empty = self.tree.new_map() if isinstance(value, Mapping) else self.tree.new_seq()
+            self.tree.set(parent, key, empty, origin)
         current = parent[key]
         if isinstance(current, Mapping) and isinstance(value, Mapping):
             for sub in value:
@@ -62,10 +75,11 @@ class Merger:
                     src_parent=value,
                     src_key=sub,
                     path=(*path, step(value, sub)),
+                    decline=subtree(decline, str(sub)),
                 )
             return
         if isinstance(current, list) and isinstance(value, list):
-            self._merge_list(current, source, value)
+            self._merge_list(current, source, value, path, decline)
             return
         if same(current, value):
             return
@@ -76,11 +90,23 @@ class Merger:
             self._record(path, origin, value, winning=value, overridden=current, winner=origin)
             self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
 
-    def _merge_list(self, current: list[Any], source: Tree, value: list[Any]) -> None:
+    def _merge_list(
+        self,
+        current: list[Any],
+        source: Tree,
+        value: list[Any],
+        path: _Path,
+        decline: Declines | Location | None,
+    ) -> None:
+        at = 0
         for index, item in enumerate(value):
-            self.tree.insert(
-                current, index, self.tree.copy_from(source, item), source.origin(value, index)
-            )
+            origin = source.origin(value, index)
+            declined = subtree(decline, item) if isinstance(item, str) else None
+            if isinstance(declined, Location):
+                self._decline(path, origin, item, declined)
+                continue
+            self.tree.insert(current, at, self.tree.copy_from(source, item), origin)
+            at += 1
         if all(isinstance(item, str) for item in current):
             seen: set[str] = set()
             duplicates = []
@@ -90,6 +116,12 @@ class Merger:
                 seen.add(item)
             for index in reversed(duplicates):
                 self.tree.delete(current, index)
+
+    def _decline(self, path: _Path, origin: Origin, value: Any, where: Location) -> None:
+        assert origin.template is not None
+        self.declined.append(
+            Declined(key_path(path), origin.template, to_plain(value), origin.location, where)
+        )
 
     def _record(
         self,

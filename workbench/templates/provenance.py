@@ -1,6 +1,6 @@
 """Where every value of an exploded project came from.
 
-A :class:`Tree` is working YAML data (nested mappings and lists) plus, for every element of every
+A :class:`Tree` is working YAML data (plain dicts and lists) plus, for every element of every
 container, the :class:`Origin` that put it there. The explode algorithm edits a tree only through
 its methods, so the origins stay aligned with the data when template items are inserted, duplicates
 dropped or keys removed; :meth:`Tree.provenance` then flattens them to one origin per key path.
@@ -10,22 +10,51 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, MutableMapping, MutableSequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from workbench.errors import Location
-from workbench.yamlpos import KeyPath, key_path, locate, to_plain
+from workbench.yamlpos import Document, KeyPath, key_path, to_plain
 
 
-@dataclass(frozen=True)
 class Origin:
-    """The project (``template`` is None) or a template, and the position of the value there."""
+    """The project (``template`` is None) or a template, and the position of the value there.
 
-    template: str | None
-    location: Location
+    Give the ``location``, or the ``source`` document and the ``source_path`` of the value in it:
+    the position is then looked up on first use (``path`` replaces the location's key path, e.g.
+    a template key without its ``@`` selector).
+    """
+
+    __slots__ = ("_location", "_path", "source", "source_path", "template")
+
+    def __init__(
+        self,
+        template: str | None,
+        location: Location | None = None,
+        *,
+        source: Document | None = None,
+        source_path: tuple[str | int, ...] = (),
+        path: str | None = None,
+    ) -> None:
+        self.template = template
+        self._location = location
+        self.source = source
+        self.source_path = source_path
+        self._path = path
+
+    @property
+    def location(self) -> Location:
+        """File, line, column and key path of the value."""
+        if self._location is None:
+            if self.source is None:
+                self._location = Location(path=self._path)
+            else:
+                located = self.source.locate(self.source_path)
+                self._location = (
+                    located if self._path is None else replace(located, path=self._path)
+                )
+        return self._location
 
     @property
     def label(self) -> str:
@@ -38,6 +67,15 @@ class Origin:
         loc = self.location
         name = PurePath(loc.file).name if loc.file else "<input>"
         return str(Location(file=name, line=loc.line, col=loc.col))
+
+    def round_trip_node(self) -> tuple[bool, Any]:
+        """``(True, node)``: the value's round-trip node in its source; ``(False, None)``."""
+        if self.source is None:
+            return False, None
+        return self.source.round_trip_node(self.source_path)
+
+    def __repr__(self) -> str:
+        return f"Origin({self.template!r}, {self.location!r})"
 
     def __str__(self) -> str:
         return f"{self.label} ({self.where})"
@@ -75,7 +113,21 @@ class Override:
         }
 
 
-_Origins = dict[Any, Origin] | list[Origin]
+class _Lazy:
+    """The origins of a container's elements as loaded: each element's own place in the source."""
+
+    __slots__ = ("path", "source", "template")
+
+    def __init__(self, template: str | None, source: Document, path: tuple[str | int, ...]) -> None:
+        self.template = template
+        self.source = source
+        self.path = path
+
+    def __getitem__(self, key: str | int) -> Origin:
+        return Origin(self.template, source=self.source, source_path=(*self.path, key))
+
+
+_Origins = dict[Any, Origin] | list[Origin] | _Lazy
 
 
 def is_container(value: Any) -> bool:
@@ -106,49 +158,60 @@ def _elements(container: Any) -> Iterator[tuple[Any, Any]]:
 
 
 class Tree:
-    """YAML data plus the origin of each element of each container (tracked by identity)."""
+    """Plain YAML data plus the origin of each element of each container (tracked by identity)."""
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, root: Origin | None = None) -> None:
         self.data = data
+        self.root = root
         self._origins: dict[int, _Origins] = {}
         self._alive: dict[int, Any] = {}
 
     @classmethod
-    def from_document(cls, data: Any, *, file: str, template: str | None) -> Tree:
-        """Track ``data`` as it is: every element's origin is its own position in ``file``.
-
-        A container reached twice (a YAML alias) is copied so that every path owns its nodes.
-        """
-        tree = cls(data)
-        tree.data = tree._track(data, (), file, template)
+    def from_document(cls, document: Document, *, template: str | None) -> Tree:
+        """A tracked copy of ``document.data`` (never modified): every element's origin is its
+        own place in the document, looked up when asked for. A container reached twice (a YAML
+        alias) is copied for each path, so that every path owns its nodes."""
+        tree = cls(None, Origin(template, source=document))
+        tree.data = tree._copy(document.data, (), template, document)
         return tree
 
-    def _track(
-        self, node: Any, path: tuple[str | int, ...], file: str, template: str | None
+    def _copy(
+        self, node: Any, path: tuple[str | int, ...], template: str | None, source: Document
     ) -> Any:
-        if not is_container(node):
+        if isinstance(node, Mapping):
+            copied: Any = {
+                key: self._copy(value, (*path, str(key)), template, source)
+                if isinstance(value, Mapping | list)
+                else value
+                for key, value in node.items()
+            }
+        elif isinstance(node, list):
+            copied = [
+                self._copy(value, (*path, index), template, source)
+                if isinstance(value, Mapping | list)
+                else value
+                for index, value in enumerate(node)
+            ]
+        else:
             return node
-        source = node
-        if id(node) in self._alive:
-            node = _fresh(node)
-        origins: _Origins = {} if isinstance(node, Mapping) else []
-        self._register(node, origins)
-        for key, value in list(_elements(node)):
-            child = (*path, step(node, key))
-            loc = locate(source, (key,), file=file)
-            origin = Origin(template, Location(file, loc.line, loc.col, key_path(child)))
-            if isinstance(origins, dict):
-                origins[key] = origin
-            else:
-                origins.append(origin)
-            tracked = self._track(value, child, file, template)
-            if tracked is not value:
-                node[key] = tracked
-        return node
+        self._register(copied, _Lazy(template, source, path))
+        return copied
 
     def _register(self, container: Any, origins: _Origins) -> None:
         self._origins[id(container)] = origins
         self._alive[id(container)] = container
+
+    def _own(self, container: Any) -> dict[Any, Origin] | list[Origin]:
+        """The origins of ``container``'s elements as a dict or list, ready to be edited."""
+        origins = self._origins[id(container)]
+        if isinstance(origins, _Lazy):
+            origins = (
+                {key: origins[str(key)] for key in container}
+                if isinstance(container, Mapping)
+                else [origins[index] for index in range(len(container))]
+            )
+            self._origins[id(container)] = origins
+        return origins
 
     def tracks(self, node: Any) -> bool:
         """True if ``node`` is a container of this tree."""
@@ -156,40 +219,43 @@ class Tree:
 
     def origin(self, container: Any, key: Any) -> Origin:
         """The origin of ``container[key]``."""
-        return self._origins[id(container)][key]
+        origins = self._origins[id(container)]
+        if isinstance(origins, _Lazy):
+            return origins[step(container, key)]
+        return origins[key]
 
     def set(self, mapping: MutableMapping[Any, Any], key: Any, value: Any, origin: Origin) -> None:
         """``mapping[key] = value`` (value already tracked, or a scalar) from ``origin``."""
+        origins = self._own(mapping)
         mapping[key] = value
-        origins = self._origins[id(mapping)]
         assert isinstance(origins, dict)
         origins[key] = origin
 
     def insert(self, seq: MutableSequence[Any], index: int, value: Any, origin: Origin) -> None:
         """``seq.insert(index, value)`` from ``origin`` (comments of later items move along)."""
+        origins = self._own(seq)
         seq.insert(index, value)
-        origins = self._origins[id(seq)]
         assert isinstance(origins, list)
         origins.insert(index, origin)
 
     def delete(self, container: Any, key: Any) -> None:
         """``del container[key]``."""
+        origins = self._own(container)
         del container[key]
-        origins = self._origins[id(container)]
         if isinstance(origins, dict):
             origins.pop(key, None)
         else:
             del origins[key]
 
-    def new_map(self) -> CommentedMap:
+    def new_map(self) -> dict[Any, Any]:
         """A new, empty, tracked mapping."""
-        node = CommentedMap()
+        node: dict[Any, Any] = {}
         self._register(node, {})
         return node
 
-    def new_seq(self) -> CommentedSeq:
+    def new_seq(self) -> list[Any]:
         """A new, empty, tracked list."""
-        node = CommentedSeq()
+        node: list[Any] = []
         self._register(node, [])
         return node
 
@@ -201,11 +267,11 @@ class Tree:
             new_map = self.new_map()
             for key, item in value.items():
                 self.set(new_map, key, self.copy_from(source, item), source.origin(value, key))
-            return keep_flow_style(value, new_map)
+            return new_map
         new_seq = self.new_seq()
         for index, item in enumerate(value):
             self.insert(new_seq, index, self.copy_from(source, item), source.origin(value, index))
-        return keep_flow_style(value, new_seq)
+        return new_seq
 
     def locate(self, path: KeyPath) -> Location:
         """The origin position of the deepest existing node of ``path`` (the root: no position)."""
@@ -226,31 +292,10 @@ class Tree:
         return result
 
     def _flatten(self, node: Any, path: tuple[str | int, ...], result: dict[str, Origin]) -> None:
-        origins = self._origins.get(id(node))
-        if origins is None:
+        if id(node) not in self._origins:
             return
         for key, value in _elements(node):
             child = (*path, step(node, key))
-            result[key_path(child)] = origins[key]
+            result[key_path(child)] = self.origin(node, key)
             if is_container(value):
                 self._flatten(value, child, result)
-
-
-def keep_flow_style(original: Any, copy: Any) -> Any:
-    """Give ``copy`` the flow style (``[a, b]``, ``{k: v}``) of ``original``; return it."""
-    fa = getattr(original, "fa", None)
-    if fa is not None and fa.flow_style():
-        copy.fa.set_flow_style()
-    return copy
-
-
-def _fresh(node: Any) -> Any:
-    """A deep copy of ``node`` as new containers (no shared sub-nodes, no comments)."""
-    if isinstance(node, Mapping):
-        copied = CommentedMap()
-        for key, value in node.items():
-            copied[key] = _fresh(value)
-        return copied
-    if isinstance(node, list):
-        return CommentedSeq(_fresh(value) for value in node)
-    return node

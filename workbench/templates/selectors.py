@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.errors import Location, TemplateError
+from workbench.errors import TemplateError
 from workbench.templates.model import BASE_PATTERN
-from workbench.templates.provenance import Origin, Tree, keep_flow_style, step
-from workbench.yamlpos import Document, key_path, locate
+from workbench.templates.provenance import Origin, Tree, step
+from workbench.yamlpos import Document, key_path
 
 _Path = tuple[str | int, ...]
 
@@ -46,7 +46,7 @@ def resolve(doc: Document, *, template: str, base: str | None) -> Tree:
     resolver = _Resolver(doc, template, base)
     if not isinstance(doc.data, Mapping):
         raise TemplateError(f"template {template} must be a mapping", location=doc.locate(()))
-    resolver.tree.data = resolver.mapping(doc.data, ())
+    resolver.tree.data = resolver.mapping(doc.data, (), ())
     return resolver.tree
 
 
@@ -55,34 +55,32 @@ class _Resolver:
         self.doc = doc
         self.template = template
         self.base = base
-        self.tree = Tree(None)
+        self.tree = Tree(None, Origin(template, source=doc))
 
-    def origin(self, container: Any, key: Any, path: _Path) -> Origin:
-        loc = locate(container, (key,), file=self.doc.file)
-        return Origin(self.template, Location(self.doc.file, loc.line, loc.col, key_path(path)))
+    def origin(self, source: _Path, path: _Path) -> Origin:
+        """The origin of the template value at ``source`` (selectors kept), shown at ``path``."""
+        return Origin(self.template, source=self.doc, source_path=source, path=key_path(path))
 
-    def value(self, node: Any, path: _Path) -> Any:
+    def value(self, node: Any, source: _Path, path: _Path) -> Any:
         if isinstance(node, Mapping):
-            return self.mapping(node, path)
+            return self.mapping(node, source, path)
         if isinstance(node, list):
             seq = self.tree.new_seq()
             for index, item in enumerate(node):
-                child = (*path, index)
-                self.tree.insert(
-                    seq, index, self.value(item, child), self.origin(node, index, child)
-                )
-            return keep_flow_style(node, seq)
+                at, child = (*source, index), (*path, index)
+                self.tree.insert(seq, index, self.value(item, at, child), self.origin(at, child))
+            return seq
         return node
 
-    def mapping(self, node: Mapping[Any, Any], path: _Path) -> Any:
-        chosen = self.choose(node, path)
+    def mapping(self, node: Mapping[Any, Any], source: _Path, path: _Path) -> Any:
+        chosen = self.choose(node, source, path)
         result = self.tree.new_map()
         for name, key in chosen.items():
-            child = (*path, step(node, name))
-            self.tree.set(result, name, self.value(node[key], child), self.origin(node, key, child))
-        return keep_flow_style(node, result)
+            at, child = (*source, step(node, key)), (*path, step(node, name))
+            self.tree.set(result, name, self.value(node[key], at, child), self.origin(at, child))
+        return result
 
-    def choose(self, node: Mapping[Any, Any], path: _Path) -> dict[Any, Any]:
+    def choose(self, node: Mapping[Any, Any], source: _Path, path: _Path) -> dict[Any, Any]:
         """For each plain name, the source key that supplies it for this base."""
         groups: dict[Any, list[tuple[Any, tuple[str, ...] | None]]] = {}
         for key in node:
@@ -91,7 +89,9 @@ class _Resolver:
             try:
                 name, bases = split_selector(key)
             except ValueError as exc:
-                raise self.error(f"invalid selector {key!r}: {exc}", node, key, path) from None
+                raise self.error(
+                    f"invalid selector {key!r}: {exc}", node, key, source=source, path=path
+                ) from None
             groups.setdefault(name, []).append((key, bases))
         chosen: dict[Any, Any] = {}
         for name, keys in groups.items():
@@ -102,7 +102,8 @@ class _Resolver:
                     f"{name!r} is given both plain and as {other!r}",
                     node,
                     other,
-                    path,
+                    source=source,
+                    path=path,
                     hint="write the key only with @ selectors (KEY@ is the else)",
                 )
             matching = [key for key, bases in keys if bases and self.base in bases]
@@ -111,7 +112,8 @@ class _Resolver:
                     f"selectors {matching[0]!r} and {matching[1]!r} both match base {self.base!r}",
                     node,
                     matching[1],
-                    path,
+                    source=source,
+                    path=path,
                     hint="list each base in one selector only",
                 )
             fallback = [key for key, bases in keys if bases == ()]
@@ -121,7 +123,15 @@ class _Resolver:
         return chosen
 
     def error(
-        self, brief: str, node: Any, key: Any, path: _Path, hint: str | None = None
+        self,
+        brief: str,
+        node: Any,
+        key: Any,
+        *,
+        source: _Path,
+        path: _Path,
+        hint: str | None = None,
     ) -> TemplateError:
-        location = self.origin(node, key, (*path, step(node, key))).location
+        at = step(node, key)
+        location = self.origin((*source, at), (*path, at)).location
         return TemplateError(f"template {self.template}: {brief}", hint=hint, location=location)

@@ -5,12 +5,15 @@
 what does each host claim, what is the build set, is it released when every build succeeds or the
 first fails); a row whose answers differ is highlighted. Below it, the documented rules
 (:data:`~workbench.architectures.RULES`), with each cell that differs from the proposal
-highlighted.
+highlighted. For a list of names (``architectures: [amd64]``), :func:`shorthand_meanings` shows
+what the list meant in each era: before the 2018 proposal (built anywhere), in the proposal and
+snapcraft 3/4 (build-on equals run-on) and today on core22 (one platform per name, from
+craft-platforms).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -23,6 +26,7 @@ from workbench.architectures import (
     judge,
     parse,
     plan,
+    plan_platforms,
 )
 from workbench.errors import WorkbenchError
 from workbench.widgets.style import CSS, DIFFERS, esc
@@ -81,6 +85,49 @@ def _released(fail_first: bool) -> Callable[[Stanza], str]:
     return ask
 
 
+@dataclass(frozen=True)
+class ShorthandMeaning:
+    """What a list of architecture names meant in one era: its entries and the snaps made."""
+
+    era: str
+    entries: str
+    snaps: str
+
+
+def shorthand_meanings(document: Document) -> list[ShorthandMeaning]:
+    """The meanings of ``architectures: [NAMES]`` side by side (empty for any other stanza)."""
+    data = document.data
+    raw = data.get("architectures") if isinstance(data, Mapping) else None
+    if not isinstance(raw, list) or not raw or not all(isinstance(n, str) for n in raw):
+        return []
+    names = [str(n) for n in raw]
+    listed = ", ".join(names)
+    try:
+        modern = plan_platforms(
+            "core22", {n: {"build-on": [n], "build-for": [n]} for n in names}
+        ).builds
+        today = ShorthandMeaning(
+            "core22 today: one platform per name",
+            "; ".join(f"build-on: [{n}], build-for: [{n}]" for n in names),
+            ", ".join(f"on {b.build_on} for {b.build_for}" for b in modern),
+        )
+    except WorkbenchError as err:
+        today = ShorthandMeaning("core22 today: one platform per name", "", f"error: {err.brief}")
+    return [
+        ShorthandMeaning(
+            "before the 2018 proposal",
+            f"build-on: all, run-on: [{listed}]",
+            f"one snap, built on any host, claims {listed}",
+        ),
+        ShorthandMeaning(
+            "2018 proposal, snapcraft 3/4 (core20 and older): build-on equals run-on",
+            f"build-on: [{listed}], run-on: [{listed}]",
+            f"one snap, built on one of {listed}, claims {listed}",
+        ),
+        today,
+    ]
+
+
 def compare_dialects(document: Document, hosts: Sequence[str]) -> list[DialectRow]:
     """The questions of the module docstring, answered under every dialect."""
     stanzas: list[Stanza | None] = []
@@ -111,8 +158,25 @@ def _cells(cells: Sequence[str], highlight: Sequence[bool]) -> str:
     )
 
 
-def render_dialects(rows: Sequence[DialectRow]) -> str:
-    """The comparison, then the rules table, with differences highlighted."""
+def render_shorthand(meanings: Sequence[ShorthandMeaning]) -> str:
+    """The eras' meanings of a list of names as a table ("" when there are none)."""
+    if not meanings:
+        return ""
+    body = "".join(
+        f'<tr class="wb-shorthand-row"><th>{esc(m.era)}</th><td>{esc(m.entries)}</td>'
+        f"<td>{esc(m.snaps)}</td></tr>"
+        for m in meanings
+    )
+    return (
+        "<p><b>What this list of names means, by era</b></p>"
+        '<table class="wb-table wb-shorthand"><tr><th>era</th><th>entries</th><th>snaps</th></tr>'
+        f"{body}</table>"
+    )
+
+
+def render_dialects(rows: Sequence[DialectRow], meanings: Sequence[ShorthandMeaning] = ()) -> str:
+    """The comparison, the eras' meanings of a list of names, then the rules table, with
+    differences highlighted."""
     head = "<tr><th></th>" + "".join(f"<th>{esc(d)}</th>" for d in DIALECTS) + "</tr>"
     body = "".join(
         f'<tr class="wb-dialect-row" data-differs="{str(r.differs).lower()}"><th>{esc(r.label)}'
@@ -130,6 +194,7 @@ def render_dialects(rows: Sequence[DialectRow]) -> str:
     )
     return (
         f'{CSS}<table class="wb-table wb-dialects">{head}{body}</table>'
+        f"{render_shorthand(meanings)}"
         f'<p><b>The rules behind the differences</b></p><table class="wb-table">{head}{rules}'
         "</table>"
     )
@@ -142,8 +207,10 @@ class DialectsView(w.HTML):  # type: ignore[misc]
         super().__init__()
         self.add_class("wb-dialects-view")
         self.rows: list[DialectRow] = []
+        self.meanings: list[ShorthandMeaning] = []
 
     def show(self, document: Document | None, hosts: Sequence[str] = ()) -> None:
         """Compare ``document`` under every dialect (None: clear)."""
         self.rows = [] if document is None else compare_dialects(document, hosts)
-        self.value = render_dialects(self.rows) if self.rows else ""
+        self.meanings = [] if document is None else shorthand_meanings(document)
+        self.value = render_dialects(self.rows, self.meanings) if self.rows else ""

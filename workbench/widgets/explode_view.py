@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def with_templates(doc: Document, names: Sequence[str]) -> Document:
         key = next((k for k in TEMPLATE_LIST_KEYS if k in owner), TEMPLATE_LIST_KEYS[0])
         listed = list(owner[key]) if isinstance(owner.get(key), list) else []
         owner[key] = listed + [n for n in names if n not in listed]
-    return Document(data=data, file=doc.file)
+    return replace(doc, data=data)
 
 
 def overrides_table(exploded: Exploded) -> str:

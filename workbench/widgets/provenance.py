@@ -3,7 +3,9 @@
 :func:`exploded_lines` walks an :class:`~workbench.templates.Exploded` project in document order
 and yields one :class:`ViewLine` per key or list item (lists in block style, so each item carries
 its own origin). After a value that won a merge, the value it overrode follows as a struck-through
-line on the loser's colour, saying who won. :func:`render_exploded` turns the lines into HTML.
+line on the loser's colour, saying who won; a template value the project declined follows its
+place (or ends the view) struck through, marked "declined". :func:`render_exploded` turns the
+lines into HTML.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.templates import Exploded, Origin, Override
+from workbench.templates import Declined, Exploded, Origin, Override
 from workbench.widgets.style import CSS, esc, legend, palette, project_label, template_label
 from workbench.yamlpos import key_path
 
@@ -33,6 +35,7 @@ class ViewLine:
     where: str
     struck: bool = False
     note: str = ""
+    declined: bool = False
 
 
 def scalar(value: Any) -> str:
@@ -91,15 +94,34 @@ def exploded_lines(exploded: Exploded) -> list[ViewLine]:
     by_path: dict[str, list[Override]] = {}
     for override in exploded.overrides:
         by_path.setdefault(override.path, []).append(override)
+    declined_at: dict[str, list[Declined]] = {}
+    for declined in exploded.declined:
+        declined_at.setdefault(declined.path, []).append(declined)
     lines: list[ViewLine] = []
     for line in _walk(exploded, exploded.project, (), 0):
         lines.append(line)
         lines.extend(_struck(line, override) for override in by_path.get(line.path, []))
+        lines.extend(_declined(line.depth + 1, d) for d in declined_at.pop(line.path, []))
     shown = {line.path for line in lines}
     for override in exploded.overrides:
         if override.path not in shown:
             lines.append(_struck(ViewLine(0, override.path, override.path, "", ""), override))
+    lines.extend(_declined(0, d) for rest in declined_at.values() for d in rest)
     return lines
+
+
+def _declined(depth: int, declined: Declined) -> ViewLine:
+    """A declined template value: struck, on the template's colour, saying who declined it."""
+    return ViewLine(
+        depth=depth,
+        text=f"{declined.path}: {inline(declined.value)}",
+        path=declined.path,
+        origin=template_label(declined.template),
+        where=Origin(declined.template, declined.template_location).where,
+        struck=True,
+        note=f"declined by the project ({Origin(None, declined.declined_at).where})",
+        declined=True,
+    )
 
 
 def _struck(winner: ViewLine, override: Override) -> ViewLine:
@@ -154,7 +176,8 @@ def render_lines(lines: list[ViewLine], colours: dict[str, str]) -> str:
         )
         if line.struck:
             body = f"<s>{text}</s>  \u2190 {esc(line.note)}"
-            out.append(f'<span class="wb-line wb-struck" {attrs}>{body}</span>')
+            kind = "wb-struck wb-declined" if line.declined else "wb-struck"
+            out.append(f'<span class="wb-line {kind}" {attrs}>{body}</span>')
         else:
             out.append(f'<span class="wb-line" {attrs}>{text}</span>')
     return f'<pre class="wb-pre wb-exploded">{"".join(out)}</pre>'
@@ -183,5 +206,9 @@ def summary(exploded: Exploded) -> str:
         f"override at {o.path}: {inline(o.overridden_value)} from {loser(o)} "
         f"lost to {inline(o.winning_value)} from {o.winner}"
         for o in exploded.overrides
+    )
+    lines.extend(
+        f"declined at {d.path}: {inline(d.value)} from template {d.template}"
+        for d in exploded.declined
     )
     return "\n".join(lines)
