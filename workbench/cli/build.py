@@ -194,7 +194,10 @@ def terminal_view() -> Listener:
             listed = actions if isinstance(actions, list) else []
             total = sum(1 for a in listed if not isinstance(a, dict) or a.get("type") != "skip")
             if total:
-                bar.append(tqdm(total=total, desc="lifecycle", unit="step", leave=False))
+                # disable=None: no bar where stderr is not a terminal (a log, CI, a pipe)
+                bar.append(
+                    tqdm(total=total, desc="lifecycle", unit="step", leave=False, disable=None)
+                )
         elif event.kind == "step" and event.elapsed is not None:
             label = f"{event.step or '':<6} {event.part or '':<24}"
             write(f"  {label} {event.message:<10} {event.elapsed:7.1f} s")
