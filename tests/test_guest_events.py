@@ -322,9 +322,8 @@ def guest_lines(draw: st.DrawFn) -> str:
 )
 @given(text=guest_lines(), status=st.sampled_from([0, 1, 2]))
 def test_fuzz_guest_lines_through_session_terminal_and_notebook(
-    way: Way, text: str, status: int, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+    way: Way, text: str, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TQDM_DISABLE", "1")  # tqdm's own bar redraws with \r: not guest text
     out, err = way.run(text, status, capsys)
     assert not UNSAFE.search(out), out
     assert not UNSAFE.search(err), err
