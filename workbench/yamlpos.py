@@ -71,6 +71,15 @@ class Document:
             return replace(location, line=1, col=1)
         return location
 
+    def node(self, path: KeyPath) -> yaml.Node | None:
+        """The libyaml node at exactly ``path`` (None when absent or without a node tree)."""
+        return self._positions().node(path) if self.root is not None else None
+
+    def keys(self, node: yaml.MappingNode) -> dict[str, int]:
+        """The keys of a mapping node of this document (as key paths spell them) -> their index
+        in ``node.value``."""
+        return self._positions().index(node)
+
     def _positions(self) -> _Positions:
         positions = self._cache.get("positions")
         if positions is None:
@@ -104,16 +113,32 @@ class _Positions:
     def __init__(self, root: yaml.Node | None, file: str) -> None:
         self.root = root
         self.file = file
-        self._keys: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        self._keys: dict[int, dict[str, int]] = {}
         self._constructor = yaml.constructor.SafeConstructor()
 
-    def _index(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def index(self, node: yaml.MappingNode) -> dict[str, int]:
         index = self._keys.get(id(node))
         if index is None:
             index = self._keys[id(node)] = {
-                self._key(key): (key, value) for key, value in node.value
+                self._key(key): at for at, (key, _) in enumerate(node.value)
             }
         return index
+
+    def node(self, path: KeyPath) -> yaml.Node | None:
+        node = self.root
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                at = self.index(node).get(str(part))
+                if at is None:
+                    return None
+                node = node.value[at][1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    return None
+                node = node.value[part]
+            else:
+                return None
+        return node
 
     def _key(self, key: yaml.Node) -> str:
         if isinstance(key, yaml.ScalarNode) and key.tag == _STR:
@@ -128,10 +153,11 @@ class _Positions:
         mark = node.start_mark if isinstance(node, yaml.CollectionNode) else None
         for part in path:
             if isinstance(node, yaml.MappingNode):
-                pair = self._index(node).get(str(part))
-                if pair is None:
+                at = self.index(node).get(str(part))
+                if at is None:
                     break
-                mark, node = pair[0].start_mark, pair[1]
+                key, node = node.value[at]
+                mark = key.start_mark
             elif (
                 isinstance(node, yaml.SequenceNode)
                 and isinstance(part, int)

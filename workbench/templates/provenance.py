@@ -165,6 +165,7 @@ class Tree:
         self.root = root
         self._origins: dict[int, _Origins] = {}
         self._alive: dict[int, Any] = {}
+        self._mirrors: dict[int, _Lazy] = {}
 
     @classmethod
     def from_document(cls, document: Document, *, template: str | None) -> Tree:
@@ -194,7 +195,9 @@ class Tree:
             ]
         else:
             return node
-        self._register(copied, _Lazy(template, source, path))
+        lazy = _Lazy(template, source, path)
+        self._register(copied, lazy)
+        self._mirrors[id(copied)] = lazy
         return copied
 
     def _register(self, container: Any, origins: _Origins) -> None:
@@ -212,6 +215,15 @@ class Tree:
             )
             self._origins[id(container)] = origins
         return origins
+
+    def mirror(self, container: Any) -> tuple[Document, tuple[str | int, ...]] | None:
+        """The document and path of the source node ``container`` was copied from, if any."""
+        lazy = self._mirrors.get(id(container))
+        return (lazy.source, lazy.path) if lazy is not None else None
+
+    def edited(self, container: Any) -> bool:
+        """True once an element of ``container`` was set, inserted or deleted."""
+        return not isinstance(self._origins[id(container)], _Lazy)
 
     def tracks(self, node: Any) -> bool:
         """True if ``node`` is a container of this tree."""
