@@ -3,8 +3,9 @@
 :func:`load_file` / :func:`load_text` return a :class:`Document`. Its ``data`` comes from PyYAML's
 C loader (libyaml, YAML 1.1: ``0660`` is 432, ``yes`` is true, ``1:30`` is 90), exactly what
 snapcraft, snapd and Launchpad read. Positions come from the libyaml node tree kept beside the
-data (:meth:`Document.locate`); the ruamel.yaml round trip that keeps comments and the user's
-spelling is parsed only when YAML text is wanted (:meth:`Document.round_trip`).
+data (:meth:`Document.locate`, :meth:`Document.node`); the ruamel.yaml round trip that keeps
+comments and the user's spelling is parsed only for YAML text the splice of
+:mod:`workbench.templates.text` does not cover (:meth:`Document.round_trip`).
 
 Loading refuses, with a positioned :class:`~workbench.errors.SourceError`, what would hurt later:
 syntax errors, duplicate keys or anchors, non-UTF-8 bytes, files over :data:`MAX_BYTES` or that are
