@@ -5,8 +5,9 @@ templates and ``tests/data/templates``), a generated 200-part project with 5 tem
 generated project of about 1 MiB (the loader's limit). Measured side by side in one run, round
 after round (each case called again and again for a time budget, the cases taking turns):
 explode of the YAML text to JSON (``explode(text).to_json()``) and to YAML text with the comments
-kept (``to_yaml()``, which parses the ruamel round trip), against a plain PyYAML load (C loader) of
-the same texts. Rows: milliseconds per call, each output against the load.
+kept (``to_yaml()``: the project's text spliced, template values by the C emitter), against a
+plain PyYAML load (C loader) of the same texts. Rows: milliseconds per call, each output against
+the load.
 
     .venv/bin/python -m bench.explode [--quick] [--json FILE]
 """

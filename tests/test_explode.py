@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from test_templates_helpers import position, run, template_dir, tpl
 
 from workbench.errors import SourceError, TemplateError
@@ -326,3 +327,45 @@ def test_a_str_is_yaml_text_not_a_file_name() -> None:
     with pytest.raises(SourceError, match="must be a mapping") as info:
         explode("snapcraft.yaml")
     assert "pathlib.Path" in (info.value.hint or "")
+
+
+SPLICED = """\
+# head
+name: demo  # the name
+base: core22
+confinement: strict
+templates: [t]
+apps:
+  a:
+    command: bin/a
+    plugs:
+      - home  # mine
+    environment:
+      MODE: 0660
+parts:
+  p:
+    plugin: nil
+    build-environment:
+    - Q: yes
+    stage-packages:
+      - on amd64: [a]  # grammar
+      - else: [b]
+  q:
+"""
+
+
+def test_yaml_text_splices_template_values_into_the_project_text(tmp_path: Path) -> None:
+    snippets = tpl(
+        "apps:\n  '*':\n    plugs: [x11, 'needs: quote']\n    environment:\n      A: '1'\n"
+        "parts:\n  '*':\n    build-environment:\n      - T: 'on'\n    after: [t/x]\n"
+        "  t/x:\n    plugin: nil\n"
+    )
+    result = run(tmp_path, SPLICED, {"t": snippets})
+    text = result.to_yaml()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == result.project
+    assert text.startswith("# head\nname: demo  # the name\n")
+    for kept in ("- home  # mine", "MODE: 0660", "- Q: yes", "- on amd64: [a]  # grammar"):
+        assert kept in text
+    assert "    plugs:\n      - x11\n      - 'needs: quote'\n      - home  # mine\n" in text
+    assert "      MODE: 0660\n      A: '1'\n" in text
+    assert "templates" not in text

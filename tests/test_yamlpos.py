@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,19 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         yamlpos.load_file(tmp_path / "nope.yaml")
     with pytest.raises(SourceError, match="directory"):
         yamlpos.load_file(tmp_path)
+
+
+def test_to_json_writes_what_the_standard_encoder_writes() -> None:
+    doc = yamlpos.load_text(
+        "a: [1, 2.5, .nan, -.inf, yes, ~, {}, [], {x: [é]}]\n"
+        'b: "quote \\" back\\\\ tab\\t line\\u2028"\n'
+        "1: 2001-12-14\n"
+        "true: !!binary aGk=\n"
+    )
+    expected = json.dumps(yamlpos.to_plain(doc.data), indent=2, ensure_ascii=False)
+    assert yamlpos.to_json(doc.data) == expected
+    assert yamlpos.to_json([]) == "[]"
+    assert yamlpos.to_json("x") == '"x"'
 
 
 def test_to_plain_gives_json_types() -> None:

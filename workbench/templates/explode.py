@@ -12,7 +12,6 @@ then removed, so exploding an exploded project changes nothing. See
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +44,8 @@ from workbench.templates.project import ProjectInput, Usage, check_project, load
 from workbench.templates.provenance import Origin, Override, Tree
 from workbench.templates.registry import Registry
 from workbench.templates.selectors import resolve
-from workbench.templates.text import round_trip
-from workbench.yamlpos import Document, dump, to_plain
+from workbench.templates.text import to_yaml
+from workbench.yamlpos import Document, to_json, to_plain
 
 Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
@@ -80,7 +79,7 @@ class Exploded:
 
     def to_yaml(self) -> str:
         """The exploded project as YAML, keeping the sources' comments, spelling and key order."""
-        return dump(round_trip(self.tree))
+        return to_yaml(self.tree)
 
     def to_plain(self) -> dict[str, Any]:
         """The exploded project as plain dicts and lists."""
@@ -100,7 +99,7 @@ class Exploded:
 
     def to_json(self) -> str:
         """The exploded project as indented JSON."""
-        return json.dumps(self.to_plain(), indent=2, ensure_ascii=False)
+        return to_json(self.project)
 
 
 def explode(

@@ -60,13 +60,13 @@ class Merger:
             self._decline(path, origin, value, decline)
             return
         if key not in parent or parent[key] is None:
-            if decline is None or not isinstance(value, Mapping | list):
+            if decline is None or not isinstance(value, dict | list):
                 self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
                 return
-            empty = self.tree.new_map() if isinstance(value, Mapping) else self.tree.new_seq()
+            empty = self.tree.new_map() if isinstance(value, dict) else self.tree.new_seq()
             self.tree.set(parent, key, empty, origin)
         current = parent[key]
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
+        if isinstance(current, dict) and isinstance(value, dict):
             for sub in value:
                 self.merge(
                     current,
@@ -101,21 +101,24 @@ class Merger:
         at = 0
         for index, item in enumerate(value):
             origin = source.origin(value, index)
-            declined = subtree(decline, item) if isinstance(item, str) else None
+            declined = None
+            if decline is not None and isinstance(item, str):
+                declined = subtree(decline, item)
             if isinstance(declined, Location):
                 self._decline(path, origin, item, declined)
                 continue
             self.tree.insert(current, at, self.tree.copy_from(source, item), origin)
             at += 1
-        if all(isinstance(item, str) for item in current):
-            seen: set[str] = set()
-            duplicates = []
-            for index, item in enumerate(current):
-                if item in seen:
-                    duplicates.append(index)
-                seen.add(item)
-            for index in reversed(duplicates):
-                self.tree.delete(current, index)
+        if _unique(current) or not all(isinstance(item, str) for item in current):
+            return
+        seen: set[str] = set()
+        duplicates = []
+        for index, item in enumerate(current):
+            if item in seen:
+                duplicates.append(index)
+            seen.add(item)
+        for index in reversed(duplicates):
+            self.tree.delete(current, index)
 
     def _decline(self, path: _Path, origin: Origin, value: Any, where: Location) -> None:
         assert origin.template is not None
@@ -147,6 +150,14 @@ class Merger:
         if self.strict:
             raise _strict_error(override, origin, winner)
         self.overrides.append(override)
+
+
+def _unique(items: list[Any]) -> bool:
+    """True when ``items`` has no two equal hashable items (a quick test before the slow one)."""
+    try:
+        return len(set(items)) == len(items)
+    except TypeError:  # a mapping or list among the items
+        return False
 
 
 def _strict_error(override: Override, origin: Origin, winner: Origin) -> TemplateError:

@@ -131,8 +131,8 @@ _Origins = dict[Any, Origin] | list[Origin] | _Lazy
 
 
 def is_container(value: Any) -> bool:
-    """True for the YAML containers the tree tracks: mappings and lists."""
-    return isinstance(value, Mapping | list)
+    """True for the YAML containers the tree tracks: (plain) dicts and lists."""
+    return isinstance(value, dict | list)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -165,6 +165,7 @@ class Tree:
         self.root = root
         self._origins: dict[int, _Origins] = {}
         self._alive: dict[int, Any] = {}
+        self._mirrors: dict[int, _Lazy] = {}
 
     @classmethod
     def from_document(cls, document: Document, *, template: str | None) -> Tree:
@@ -194,7 +195,9 @@ class Tree:
             ]
         else:
             return node
-        self._register(copied, _Lazy(template, source, path))
+        lazy = _Lazy(template, source, path)
+        self._register(copied, lazy)
+        self._mirrors[id(copied)] = lazy
         return copied
 
     def _register(self, container: Any, origins: _Origins) -> None:
@@ -212,6 +215,15 @@ class Tree:
             )
             self._origins[id(container)] = origins
         return origins
+
+    def mirror(self, container: Any) -> tuple[Document, tuple[str | int, ...]] | None:
+        """The document and path of the source node ``container`` was copied from, if any."""
+        lazy = self._mirrors.get(id(container))
+        return (lazy.source, lazy.path) if lazy is not None else None
+
+    def edited(self, container: Any) -> bool:
+        """True once an element of ``container`` was set, inserted or deleted."""
+        return not isinstance(self._origins[id(container)], _Lazy)
 
     def tracks(self, node: Any) -> bool:
         """True if ``node`` is a container of this tree."""
@@ -261,17 +273,16 @@ class Tree:
 
     def copy_from(self, source: Tree, value: Any) -> Any:
         """A tracked copy of ``value`` (a node of ``source``) keeping ``source``'s origins."""
-        if not is_container(value):
+        copied: Any
+        if isinstance(value, dict):
+            copied = {key: self.copy_from(source, item) for key, item in value.items()}
+            self._register(copied, {key: source.origin(value, key) for key in value})
+        elif isinstance(value, list):
+            copied = [self.copy_from(source, item) for item in value]
+            self._register(copied, [source.origin(value, index) for index in range(len(value))])
+        else:
             return value
-        if isinstance(value, Mapping):
-            new_map = self.new_map()
-            for key, item in value.items():
-                self.set(new_map, key, self.copy_from(source, item), source.origin(value, key))
-            return new_map
-        new_seq = self.new_seq()
-        for index, item in enumerate(value):
-            self.insert(new_seq, index, self.copy_from(source, item), source.origin(value, index))
-        return new_seq
+        return copied
 
     def locate(self, path: KeyPath) -> Location:
         """The origin position of the deepest existing node of ``path`` (the root: no position)."""
