@@ -369,3 +369,42 @@ def test_yaml_text_splices_template_values_into_the_project_text(tmp_path: Path)
     assert "    plugs:\n      - x11\n      - 'needs: quote'\n      - home  # mine\n" in text
     assert "      MODE: 0660\n      A: '1'\n" in text
     assert "templates" not in text
+
+
+MERGED = """\
+x-daemon: &daemon  # shared app settings
+  daemon: simple
+  restart-condition: always
+name: demo
+base: core22
+confinement: strict
+templates: [t]
+apps:
+  a:
+    <<: *daemon
+    command: bin/a  # the a command
+  b:
+    command: bin/b
+    <<: *daemon
+    plugs: [home]
+"""
+
+
+def test_yaml_text_keeps_merge_lines_and_writes_out_merged_keys_a_template_changed(
+    tmp_path: Path,
+) -> None:
+    unchanged = run(tmp_path / "kept", MERGED, {"t": tpl("apps:\n  '*':\n    plugs: [x11]\n")})
+    text = unchanged.to_yaml()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == unchanged.project
+    assert text.count("<<: *daemon") == 2  # merged keys come back through the merge lines
+    assert "command: bin/a  # the a command" in text
+    assert "plugs: [x11, home]" in text
+    # a template value for a merged key that the project left empty: written out, wins over <<
+    changed = run(
+        tmp_path / "changed",
+        MERGED.replace("restart-condition: always", "restart-condition: ''"),
+        {"t": tpl("apps:\n  '*':\n    restart-condition: on-failure\n")},
+    )
+    text = changed.to_yaml()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == changed.project
+    assert changed.project["apps"]["a"]["restart-condition"] == "on-failure"

@@ -135,29 +135,52 @@ class _Splice:
         is what already stands before its first key on the line (``"- "`` in a list)."""
         assert doc.text is not None
         text, pairs, keys = doc.text, node.value, doc.keys(node)
-        col, after = pairs[0][0].start_mark.column, node.start_mark.index
-        for at, (key, _) in enumerate(pairs):
-            mark = key.start_mark
+        begin = node.start_mark.index
+        # A merge (``<<: *anchor``) is flattened into the node by the loader: the merged pairs'
+        # marks lie in the anchor, outside this mapping. Its own pairs are the others; the merge
+        # lines stay in the text between them, and merged keys come back through them.
+        own = [at for at, (key, _) in enumerate(pairs) if key.start_mark.index >= begin]
+        if not own:
+            raise _Unsupported
+        col, after = pairs[own[0]][0].start_mark.column, begin
+        for at in own:
+            mark = pairs[at][0].start_mark
             if mark.index < after:
-                raise _Unsupported  # a merged (<<) key
-            if (at or not first) and text[_line(text, mark.index) : mark.index].strip():
+                raise _Unsupported  # keys out of order
+            if (at != own[0] or not first) and text[_line(text, mark.index) : mark.index].strip():
                 raise _Unsupported  # a key that does not start its line
             after = mark.index + 1
         lead = first
+        merged = {str(pairs[at][0].value) for at in range(len(pairs)) if at not in own}
+        # a merged key explode removed (an app's `extensions`): write the merged keys out
+        expand = not merged <= {str(key) for key in data}
+        if pairs[own[0]][0].start_mark.index > begin and not expand:  # merge lines come first
+            lead = first or " " * node.start_mark.column
+            self.chunks.append(lead + text[begin : _line(text, pairs[own[0]][0].start_mark.index)])
+            lead = ""
+        following_own = dict(zip(own, [*own[1:], None], strict=True))
         for key, value in data.items():
             origin = self.tree.origin(data, key)
             found = keys.get(str(key)) if self._from(origin, doc, path) else None
+            if found is not None and found not in following_own:  # a merged key
+                if self.is_pristine(value) and not expand:
+                    continue  # it comes back through the merge line (checked by the reload)
+                found = None  # written as a key of its own (which wins over <<)
             indent, lead = lead or " " * col, ""
             if found is None:
                 self.written({key: value, _LAST: {}}, indent, " " * col)
                 continue
             key_node, value_node = pairs[found]
             start = key_node.start_mark.index
-            following = pairs[found + 1][0] if found + 1 < len(pairs) else None
+            next_own = following_own[found]
+            following = pairs[next_own][0] if next_own is not None else None
             end = _cut(text, following.start_mark.index if following else None, node)
             self.chunks.append(indent)
             if self.is_pristine(value):
-                self.chunks.append(text[start:end])
+                own_text = text[start:end]
+                if expand:  # the merge lines go: their keys are written out
+                    own_text = re.sub(rf"(?m)^ {{{col}}}<<[ \t]*:[^\n]*\n", "", own_text)
+                self.chunks.append(own_text)
             else:
                 self.value(value, doc, (*path, str(key)), value_node, start=start, end=end)
 
