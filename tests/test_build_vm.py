@@ -207,8 +207,8 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
 def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
     build_env: BuildEnv, tmp_path: Path
 ) -> None:
-    build_env.fresh()
     project = build_env.use("c-make")
+    build_env.fresh()
     staged = build_env.build("--step", "stage", cwd=project / "src")
     assert staged.returncode == 0, staged.stderr
     assert not list(project.glob("*.snap"))
@@ -342,7 +342,7 @@ def test_a_part_craft_parts_refuses_points_at_the_part(build_env: BuildEnv) -> N
     assert done.returncode == 2, done.stderr
     first = done.stderr.strip().splitlines()[-1]
     assert first.startswith(f"{file}:16:3: error: ")
-    assert "make-parameters" in first
+    assert "Part 'hello'" in first
 
 
 FORGED_BUILD = r"""
@@ -377,7 +377,7 @@ def test_forged_guest_events_are_shown_as_data(build_env: BuildEnv) -> None:
     unsafe = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
     assert not unsafe.search(done.stderr), done.stderr
     assert "error: x\\x1b[2J (\\x07; the VM stays up" in done.stderr
-    events = build_env.events()
+    events = session_events(build_env)
     assert [e["message"] for e in events if e["kind"] == "done"] == ["build failed"]
     shown = [str(e["message"]) for e in events if e["kind"] == "output"]
     assert any('unexpected event kind "done"' in m for m in shown)
