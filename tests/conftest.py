@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import InMemoryExampleDatabase
@@ -17,3 +18,10 @@ pytest_plugins = ("vm_fixtures", "browser_fixtures")
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"workbench-hypothesis-{os.getuid()}")
 settings.register_profile("workbench", database=InMemoryExampleDatabase())
 settings.load_profile("workbench")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``WORKBENCH_TEST_ORDER=reverse`` runs the tests last to first: a check that no test
+    depends on what an earlier one left behind (module fixtures are still shared)."""
+    if os.environ.get("WORKBENCH_TEST_ORDER") == "reverse":
+        items.reverse()
