@@ -110,16 +110,20 @@ class BuildEnv:
         assert down.returncode == 0, down.stderr
         return project
 
-    def fresh(self) -> None:
-        """No VM for the project: the next build starts from the image's saved base."""
-        done = subprocess.run(
-            [sys.executable, "-m", "workbench", "clean", str(self.project)],
+    def clean(self, inside: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """``workbench clean`` of the project (named by ``inside``, a directory in it)."""
+        return subprocess.run(
+            [sys.executable, "-m", "workbench", "clean", str(inside or self.project)],
             capture_output=True,
             text=True,
             env=self.env,
             timeout=300,
             check=False,
         )
+
+    def fresh(self) -> None:
+        """No VM for the project: the next build starts from the image's saved base."""
+        done = self.clean()
         assert done.returncode == 0, done.stderr
 
     def events(self) -> list[dict[str, object]]:
@@ -141,13 +145,7 @@ def build_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildEnv]:
     try:
         yield env
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "workbench", "clean", str(project)],
-            env=env.env,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
+        env.clean()
 
 
 def unsquash(snap: Path, into: Path) -> dict[str, object]:
@@ -585,14 +583,7 @@ def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:
     build_env.running("c-make")
     root = build_env.instance.root
     assert root.exists()
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench", "clean", str(build_env.project / "src")],
-        capture_output=True,
-        text=True,
-        env=build_env.env,
-        timeout=300,
-        check=False,
-    )
+    done = build_env.clean(build_env.project / "src")
     assert done.returncode == 0, done.stderr
     assert re.match(r"removed the build VM of ", done.stdout)
     assert not root.exists()
