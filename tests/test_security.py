@@ -168,11 +168,14 @@ def test_a_read_only_share_cannot_be_written_by_the_guest(running: Instance) -> 
     wheels = dict(running.shares)["wheels"]
     mount = "mkdir -p /wheels && mount -t 9p -o trans=virtio,version=9p2000.L wheels /wheels"
     running.exec(["sh", "-c", mount], check=True)
-    assert running.exec(["cat", "/wheels/wheel.txt"]).stdout == "read only\n"
-    for attempt in (["touch", "/wheels/new"], ["rm", "/wheels/wheel.txt"]):
-        result = running.exec(attempt)
-        assert result.exit_status != 0
-        assert "Read-only" in result.stderr, result
+    try:
+        assert running.exec(["cat", "/wheels/wheel.txt"]).stdout == "read only\n"
+        for attempt in (["touch", "/wheels/new"], ["rm", "/wheels/wheel.txt"]):
+            result = running.exec(attempt)
+            assert result.exit_status != 0
+            assert "Read-only" in result.stderr, result
+    finally:
+        running.exec(["umount", "/wheels"], check=True)  # the other tests see /project alone
     assert sorted(path.name for path in wheels.iterdir()) == ["wheel.txt"]
 
 

@@ -36,7 +36,15 @@ def vm(vm_env: VmEnv) -> Cli:
     return run
 
 
+def running(vm: Cli) -> None:
+    """The module's instance up (started when an earlier test left it stopped or removed)."""
+    if json.loads(vm("status", "--json")[1])["status"] != "running":
+        code, _, err = vm("up", "--memory", "384M", "--cpus", "1")
+        assert code == 0, err
+
+
 def test_up_exec_and_the_lock(vm: Cli) -> None:
+    assert vm("clean")[0] == 0  # from no instance at all
     code, out, err = vm("image", "list", "--json")
     assert code == 0, err
     assert {"tiny", "debian-12"} <= {row["name"] for row in json.loads(out)}
@@ -60,6 +68,8 @@ def test_up_exec_and_the_lock(vm: Cli) -> None:
 
 
 def test_push_pull_snapshot_status(vm: Cli, tmp_path: Path) -> None:
+    running(vm)
+    vm("snapshot", "delete", "first")  # left by an earlier run of this test, if any
     src = tmp_path / "pushed.txt"
     src.write_text("pushed\n")
     assert vm("push", str(src), "/root/pushed.txt")[0] == 0
@@ -79,7 +89,8 @@ def test_push_pull_snapshot_status(vm: Cli, tmp_path: Path) -> None:
     assert status["snapshots"] == ["first"]
 
 
-def test_interactive_shell_on_a_terminal(vm_env: VmEnv) -> None:
+def test_interactive_shell_on_a_terminal(vm: Cli, vm_env: VmEnv) -> None:
+    running(vm)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench", "vm", "--project", str(vm_env.project("cli")), "shell"],
@@ -109,7 +120,10 @@ def test_interactive_shell_on_a_terminal(vm_env: VmEnv) -> None:
     assert b"shell-42 /dev/pts/" in output  # the guest side is a real pty
 
 
-def test_down_save_warm_up_logs_clean(vm: Cli) -> None:
+def test_down_save_warm_up_logs_clean(vm: Cli, tmp_path: Path) -> None:
+    running(vm)
+    (tmp_path / "pushed.txt").write_text("pushed\n")
+    assert vm("push", str(tmp_path / "pushed.txt"), "/root/pushed.txt")[0] == 0
     code, out, _ = vm("down", "--save")
     assert code == 0
     assert "(state saved)" in out
