@@ -34,8 +34,10 @@ def test_debian_12_with_cloud_init(vm_env: VmEnv) -> None:
         assert "/cloud-init-ca-cert" in cas.stdout
         user = vm.exec(["id", image.user])
         assert user.exit_status == 0
-        vm.exec(["sh", "-c", "echo from the guest > /project/out.txt"], check=True)
-        assert (project / "out.txt").read_text() == "from the guest\n"
+        refused = vm.exec(["sh", "-c", "echo from the guest > /project/out.txt"])
+        assert refused.exit_status != 0  # the project is read-only in the guest
+        assert "Read-only file system" in refused.stderr
+        assert not (project / "out.txt").exists()
         assert vm.exec(["sh", "-c", "exit 3"]).exit_status == 3
         assert vm.down() in ("powered down", "quit")
         assert vm.dir.status() is Status.STOPPED
