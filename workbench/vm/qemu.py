@@ -7,7 +7,7 @@ serial console appended to ``serial.log``, QMP on a unix socket (no HMP monitor)
 (``readonly=on``: e.g. the wheelhouse).
 
 Every value spliced into a qemu option string (``key=value,key=value``) goes through
-:func:`opt_value`, which doubles commas: qemu reads ``,,`` as a literal comma, so a project path
+:func:`escape_opt`, which doubles commas: qemu reads ``,,`` as a literal comma, so a project path
 such as ``/tmp/x,path=/home`` stays one path instead of adding options of its own.
 
 9p security model: ``none``. Files the guest writes land on the host with the guest's mode bits,
@@ -62,7 +62,7 @@ class QemuConfig:
     project_writable: bool = False  # the guest may write the project share (--share-mode rw)
 
 
-def opt_value(value: str | Path) -> str:
+def escape_opt(value: str | Path) -> str:
     """``value`` escaped for a qemu option string: each ``,`` doubled (qemu's own escape)."""
     return str(value).replace(",", ",,")
 
@@ -103,7 +103,7 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
     argv = [
         cfg.binary,
         "-name",
-        opt_value(f"workbench-{cfg.name}"),
+        escape_opt(f"workbench-{cfg.name}"),
         "-machine",
         cfg.machine,
         *accel_args(cfg.accel),
@@ -122,19 +122,19 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
         "-append",
         kernel_append(cfg.append),
         "-drive",
-        f"file={opt_value(cfg.overlay)},if=virtio,format=qcow2",
+        f"file={escape_opt(cfg.overlay)},if=virtio,format=qcow2",
         "-drive",
-        f"file={opt_value(cfg.seed_iso)},if=virtio,format=raw,readonly=on,media=cdrom",
+        f"file={escape_opt(cfg.seed_iso)},if=virtio,format=raw,readonly=on,media=cdrom",
         "-netdev",
         f"user,id=net0,hostfwd=tcp:127.0.0.1:{cfg.ssh_port}-:22",
         "-device",
         "virtio-net-pci,netdev=net0",
         "-chardev",
-        f"file,id=serial0,path={opt_value(cfg.serial_log)},append=on",
+        f"file,id=serial0,path={escape_opt(cfg.serial_log)},append=on",
         "-serial",
         "chardev:serial0",
         "-chardev",
-        f"socket,id=qmp0,path={opt_value(cfg.qmp_socket)},server=on,wait=off",
+        f"socket,id=qmp0,path={escape_opt(cfg.qmp_socket)},server=on,wait=off",
         "-mon",
         "chardev=qmp0,mode=control",
         "-monitor",
@@ -146,8 +146,8 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
     for tag, path, writable in shares:
         argv += [
             "-virtfs",
-            f"local,path={opt_value(path)},mount_tag={opt_value(tag)},security_model=none"
-            f"{'' if writable else ',readonly=on'},id={opt_value(tag)}",
+            f"local,path={escape_opt(path)},mount_tag={escape_opt(tag)},security_model=none"
+            f"{'' if writable else ',readonly=on'},id={escape_opt(tag)}",
         ]
     if cfg.loadvm:
         argv += ["-loadvm", cfg.loadvm]
