@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from workbench.errors import VmError
 from workbench.vm.lock import ProcessRef
-from workbench.vm.qmp import Qmp, shutdown
+from workbench.vm.qmp import Qmp, _Worker, shutdown
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +70,21 @@ def test_a_frozen_qemu_is_killed(machine: tuple[Path, ProcessRef]) -> None:
 def test_connect_to_a_missing_socket_fails_within_its_deadline(tmp_path: Path) -> None:
     with pytest.raises(VmError, match="cannot connect to qemu's QMP socket"):
         Qmp(tmp_path / "absent.sock").connect(deadline=0.5)
+
+
+def test_a_result_that_comes_after_its_deadline_is_disposed_of_not_leaked() -> None:
+    """A QMP client that connects after the caller gave up is closed by the worker itself."""
+    worker = _Worker()
+    released = threading.Event()
+    disposed: list[str] = []
+
+    def slow() -> str:
+        released.wait(10)
+        return "late client"
+
+    with pytest.raises(TimeoutError, match="no answer within"):
+        worker.run(slow, 0.05, dispose=disposed.append)
+    released.set()
+    assert worker.run(lambda: "next", 10) == "next"  # the worker went on, in order
+    assert disposed == ["late client"]
+    worker.stop()

@@ -21,7 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from workbench.errors import VmError
 from workbench.vm.lock import ProcessRef
@@ -72,33 +72,60 @@ def _quiet_library_log() -> Iterator[None]:
 class _Worker:
     """One daemon thread running submitted calls in order (so they share its event loop).
 
-    A daemon, so that a call stuck on a frozen qemu never keeps the interpreter from exiting.
+    A daemon, so that a call stuck on a frozen qemu never keeps the interpreter from exiting. A
+    call whose caller stopped waiting has its late result handed to ``dispose`` (a client that
+    connected after its deadline is closed here, on its own loop, not at interpreter exit).
     """
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._calls: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="qmp", daemon=True).start()
 
     def _serve(self) -> None:
         while (item := self._calls.get()) is not None:
-            call, future = item
             try:
-                future.set_result(call())
+                result = item.call()
             except BaseException as exc:  # handed to the caller, re-raised there
-                future.set_exception(exc)
+                item.future.set_exception(exc)
+                continue
+            item.future.set_result(result)
+            if item.gave_up.is_set() and item.dispose is not None:
+                with contextlib.suppress(Exception):
+                    item.dispose(result)
 
-    def run(self, call: Callable[[], T], timeout: float | None) -> T:
-        future: Future[T] = Future()
-        self._calls.put((call, future))
+    def run(
+        self,
+        call: Callable[[], T],
+        timeout: float | None,
+        dispose: Callable[[T], object] | None = None,
+    ) -> T:
+        item = _Call(call, Future(), threading.Event(), dispose)
+        self._calls.put(item)
         try:
-            return future.result(timeout)
+            return item.future.result(timeout)
         except FutureTimeout:
+            item.gave_up.set()
+            dispose = item.dispose
+            finished = item.future.done() and item.future.exception() is None
+            if finished and dispose is not None:  # it finished meanwhile
+                late = item.future.result()
+                with contextlib.suppress(Exception):
+                    self.run(lambda: dispose(late), timeout)
             raise TimeoutError(f"no answer within {timeout:g} s") from None
 
     def stop(self) -> None:
         self._calls.put(None)
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """A call for the worker, its result, whether the caller gave up, what disposes a late
+    result."""
+
+    call: Callable[[], T]
+    future: Future[T]
+    gave_up: threading.Event
+    dispose: Callable[[T], object] | None
 
 
 class Qmp:
@@ -139,7 +166,11 @@ class Qmp:
         end = time.monotonic() + deadline
         while True:
             try:
-                self._client = self._run(self._connect_once, max(end - time.monotonic(), 0.5))
+                self._client = self._worker.run(
+                    self._connect_once,
+                    max(end - time.monotonic(), 0.5),
+                    dispose=lambda client: client.close(),
+                )
                 return self
             except (QMPError, OSError) as exc:
                 if time.monotonic() >= end:
