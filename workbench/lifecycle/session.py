@@ -348,12 +348,11 @@ class Session:
 
     def _running_notices(self) -> None:
         """Say which asked-for settings a VM that is already running does not have yet."""
-        from workbench.vm import Status, qemu
+        from workbench.vm import Status
 
         if self.instance.dir.status() is not Status.RUNNING:
             return
-        state = self.instance.dir.load_state()
-        running = "rw" if state is not None and qemu.project_writable(state.argv) else "ro"
+        running = self.instance.running_share_mode()
         changes = []
         if self.options.disk_size:
             changes.append(f"--disk-size {self.options.disk_size}")

@@ -65,7 +65,7 @@ def rekey(
     write_seed: Callable[[], None],
 ) -> SshExecutor:
     """Give the running instance ``d`` (reached by ``ssh``, as root with the old key) a new
-    user key and host key; return a connection made with the new ones."""
+    user key and host key; return the connection made with the new ones."""
     staging = d.root / "rekey.new"  # the new files wait here until the guest took them
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
@@ -88,25 +88,24 @@ def rekey(
             )
         ssh.close()
         pin = write_atomic(staging / d.known_hosts.name, known_hosts_line(ssh.port, host_public))
-        _relogin(SshExecutor(port=ssh.port, user=ssh.user, key=new_key, known_hosts=pin))
+        fresh = SshExecutor(port=ssh.port, user=ssh.user, key=new_key, known_hosts=pin)
+        _relogin(fresh)
         for path in staging.iterdir():
             path.replace(d.root / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    fresh.key, fresh.known_hosts = d.ssh_key, d.known_hosts  # where they live now
     write_seed()
     d.rekey_marker.unlink()
-    fresh = SshExecutor(port=ssh.port, user=ssh.user, key=d.ssh_key, known_hosts=d.known_hosts)
-    fresh.connect()
     return fresh
 
 
 def _relogin(ssh: SshExecutor) -> None:
-    """Log in (then out) while the guest's SSH server restarts (refusals retried)."""
+    """Log in while the guest's SSH server restarts (refusals retried); stay connected."""
     end = time.monotonic() + RELOGIN_TIMEOUT
     while True:
         try:
             ssh.connect(timeout=max(end - time.monotonic(), 1.0))
-            ssh.close()
             return
         except VmError:
             if time.monotonic() >= end:

@@ -464,19 +464,18 @@ class Instance:
         the interrupt may have hit this process halfway through importing the QMP client.
         """
         state = self._state()
-        proc = self._proc
-        recorded = state is not None and proc is not None and state.pid == proc.pid
-        if proc is not None and proc.poll() is None:
-            if recorded and not isinstance(exc, KeyboardInterrupt):
-                return  # a failed guest stays up for `vm logs` / `vm shell`, as recorded
-            _stop_group(proc.pid, self.timeouts.quit)
-            proc.poll()
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else None
+        if proc is not None:  # the qemu this call started; an orphan unless the state names it
+            pid, orphan = proc.pid, state is None or state.pid != proc.pid
         elif state is not None and state.qemu is not None and self._alive(state):
-            if not isinstance(exc, KeyboardInterrupt):
-                return
-            _stop_group(state.qemu.pid, self.timeouts.quit)
+            pid, orphan = state.qemu.pid, False
         else:
             return
+        if not orphan and not isinstance(exc, KeyboardInterrupt):
+            return  # a failed guest stays up for `vm logs` / `vm shell`, as recorded
+        _stop_group(pid, self.timeouts.quit)
+        if proc is not None:
+            proc.poll()
         if state is not None:
             self.dir.save_state(replace(state, state="saved" if saved else "stopped"))
 
@@ -630,10 +629,13 @@ class Instance:
             )
         return checks
 
-    def _mount_attempt(self, left: float) -> bool:
+    def running_share_mode(self) -> str:
+        """How the last launched qemu exports the project: ``rw`` or ``ro``."""
         state = self._state()
-        writable = state is not None and qemu.project_writable(state.argv)
-        mode = "rw" if writable else "ro"  # as the running qemu exports it
+        return "rw" if state is not None and qemu.project_writable(state.argv) else "ro"
+
+    def _mount_attempt(self, left: float) -> bool:
+        mode = self.running_share_mode()  # as the running qemu exports it
         result = self._executor().run(mount_command(self.msize, mode), timeout=left)
         if result.exit_status != 0:
             raise VmError(
