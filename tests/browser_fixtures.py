@@ -9,7 +9,6 @@ Screenshots go to ``tests/artifacts/`` (a temporary directory when it is not wri
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -65,17 +64,11 @@ def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
     tree = tmp / "tree"
     shutil.copytree(ROOT / "notebooks", tree / "notebooks")
     shutil.copytree(ROOT / "examples", tree / "examples")
-    settings = tmp / "settings"
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
     env = dict(os.environ)
     env.update(
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),  # no news prompt: the lab's own settings
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
         PYTHONUNBUFFERED="1",
     )
@@ -135,7 +128,6 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         f"--port={port}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={tree}",
-        "--LabApp.news_url=",
     ]
     if os.geteuid() == 0:
         argv.append("--allow-root")
@@ -144,6 +136,24 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     proc = _serve(argv, cwd=tree, env=env, log=log, ready=f"{base}/api/status?token={token}")
     try:
         yield Server(base, f"?token={token}", tree, log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def dev_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``./dev lab`` itself (the README's first command), on the checkout's notebooks/, with
+    private Jupyter directories; opening files there writes nothing."""
+    tmp = tmp_path_factory.mktemp("dev-lab")
+    _, env = _workspace(tmp)
+    port, token = free_port(), os.urandom(16).hex()
+    argv = [str(ROOT / "dev"), "lab", "--no-browser", f"--port={port}"]
+    argv.append(f"--IdentityProvider.token={token}")
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "lab.log"
+    proc = _serve(argv, cwd=tmp, env=env, log=log, ready=f"{base}/api/status?token={token}")
+    try:
+        yield Server(base, f"?token={token}", ROOT / "notebooks", log)
     finally:
         _stop(proc)
 

@@ -13,6 +13,9 @@ from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import InMemoryExampleDatabase
 
+from workbench.lifecycle.guest_workbench import GuestWorkbench
+from workbench.lifecycle.wheelhouse import Wheelhouse
+
 pytest_plugins = ("vm_fixtures", "browser_fixtures")
 
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"workbench-hypothesis-{os.getuid()}")
@@ -25,3 +28,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     depends on what an earlier one left behind (module fixtures are still shared)."""
     if os.environ.get("WORKBENCH_TEST_ORDER") == "reverse":
         items.reverse()
+
+
+@pytest.fixture
+def fake_wheelhouse(tmp_path: Path) -> Wheelhouse:
+    """A wheelhouse share root under ``tmp_path`` holding empty pip, dependency and workbench
+    wheels for the key ``0.1.0-k`` (enough for the install script and the injection logic)."""
+    guest = GuestWorkbench("test", "0.1.0-k", ("craft-parts>=2.37",), wheel=tmp_path / "w.whl")
+    house = Wheelhouse(guest, tmp_path / "wheelhouse")
+    for directory, name in (
+        (house.deps, "pip-25.0-py3-none-any.whl"),
+        (house.deps, "craft_parts-2.37-py3-none-any.whl"),
+        (house.workbench, "workbench-0.1.0-py3-none-any.whl"),
+    ):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("")
+    return house

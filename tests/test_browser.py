@@ -122,3 +122,21 @@ def test_04_authoring_apply_fills_the_table_from_the_background(
     page.locator(".wb-status").get_by_text("apply done: 6 of 12 exploded").wait_for()
     page.locator(".wb-results").scroll_into_view_if_needed()
     shoot("04-authoring")
+
+
+NEWS_PROMPT = "Would you like to get notified about official Jupyter news?"
+
+
+def test_dev_lab_opens_on_the_readme_without_a_news_prompt(
+    page: Any, dev_lab: Server, shoot: Shoot
+) -> None:
+    """``./dev lab`` lands on notebooks/README.md, rendered, and JupyterLab asks nothing."""
+    page.goto(f"{dev_lab.base}/{dev_lab.query}")
+    readme = page.locator(".jp-RenderedMarkdown h1", has_text="notebooks").first
+    readme.wait_for(timeout=RUN_TIMEOUT)
+    assert "/lab/tree/README.md" in page.url
+    page.locator(".jp-DirListing-item", has_text="01-explode.ipynb").wait_for(timeout=RUN_TIMEOUT)
+    page.wait_for_timeout(5000)  # the prompt, when enabled, shows right after start-up
+    assert page.get_by_text(NEWS_PROMPT).count() == 0
+    assert page.locator(".jp-Notification-Toast").count() == 0
+    shoot("00-dev-lab-readme")

@@ -31,8 +31,10 @@ import yaml
 
 from workbench import dirs
 from workbench.errors import VmError
-from workbench.lifecycle import keepalive
+from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.events import read_events
+from workbench.lifecycle.guest_workbench import from_tree
+from workbench.lifecycle.wheelhouse import GUEST_DEPS_MARKER, GUEST_MARKER, GUEST_PYTHON
 from workbench.vm import InstanceDir, Status, watchdog
 from workbench.vm.ssh import SshExecutor
 
@@ -577,6 +579,32 @@ def test_cleaning_one_step_of_one_part_rebuilds_only_that(build_env: BuildEnv) -
     one_after, two_after = after.stdout.split()
     assert two_after == two_before  # part two was not built again
     assert one_after != one_before
+
+
+def test_the_guest_runs_the_workbench_release_asked_for(
+    build_env: BuildEnv, tmp_path: Path
+) -> None:
+    """``--workbench-version DIR`` injects that checkout's wheel and only it (the dependencies,
+    keyed by their requirements, stay installed); without it the guest gets this workbench back."""
+    source = guest_workbench.source_root()
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy2(source / "pyproject.toml", other / "pyproject.toml")
+    shutil.copytree(source / "workbench", other / "workbench")
+    (other / "workbench" / "release_probe.py").write_text("RELEASE = 'other'\n")
+    probe = [GUEST_PYTHON, "-c", "import workbench.release_probe as p; print(p.RELEASE)"]
+    build_env.use("c-make")
+    first = build_env.build("--step", "pull", "--workbench-version", str(other))
+    assert first.returncode == 0, first.stderr
+    assert build_env.vm("cat", GUEST_MARKER).stdout.strip() == from_tree(other, label="").key
+    assert build_env.vm(*probe).stdout.strip() == "other"
+    deps = build_env.vm("cat", GUEST_DEPS_MARKER).stdout.strip()
+    assert deps.startswith("deps-")
+    back = build_env.build("--step", "pull")
+    assert back.returncode == 0, back.stderr
+    assert build_env.vm("cat", GUEST_MARKER).stdout.strip() == guest_workbench.resolve("").key
+    assert build_env.vm(*probe).returncode != 0  # that release's module is gone
+    assert build_env.vm("cat", GUEST_DEPS_MARKER).stdout.strip() == deps
 
 
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:

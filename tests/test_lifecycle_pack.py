@@ -1,4 +1,4 @@
-"""Packing prime (real mksquashfs on the host, the same code the guest runs) and the wheelhouse."""
+"""Packing prime (real mksquashfs on the host, the same code the guest runs) and its delivery."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import BuildError
-from workbench.lifecycle import wheelhouse
 from workbench.lifecycle.outputs import EXPORT_MARKER, deliver, export_prime
 from workbench.lifecycle.pack import PackError, missing_commands, mksquashfs_argv, pack
 
@@ -135,34 +134,3 @@ def test_export_prime_plants_nothing_the_guest_chose(tmp_path: Path) -> None:
         export_prime(tmp_path / "escape.tar", dest)
     assert not (tmp_path / "outside").exists()
     assert (dest / EXPORT_MARKER).exists()  # the earlier export is untouched
-
-
-def test_wheelhouse_key_follows_the_sources(tmp_path: Path) -> None:
-    (tmp_path / "workbench").mkdir()
-    (tmp_path / "pyproject.toml").write_text("[project]\n")
-    source = tmp_path / "workbench" / "a.py"
-    source.write_text("x = 1\n")
-    first = wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",))
-    assert first.startswith("0.1.0-")
-    assert wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",)) == first
-    source.write_text("x = 2\n")
-    assert wheelhouse.wheelhouse_key(tmp_path, ("craft-parts>=2.37",)) != first
-    assert wheelhouse.guest_requirements() == ("craft-parts>=2.37",)
-
-
-def test_wheelhouse_commands_target_the_guest_python(tmp_path: Path) -> None:
-    argv = wheelhouse.download_argv(("craft-parts>=2.37",), tmp_path)
-    assert argv[argv.index("--python-version") + 1] == "3.11"
-    assert "--only-binary=:all:" in argv
-    assert argv[-2:] == ["pip", "craft-parts>=2.37"]
-    for name in ("pip-25.0-py3-none-any.whl", "workbench-0.1.0-py3-none-any.whl"):
-        (tmp_path / name).write_text("")
-    house = wheelhouse.Wheelhouse("0.1.0-k", tmp_path, ("craft-parts>=2.37",))
-    script = wheelhouse.install_script(house)
-    assert "mount -t 9p -o ro,trans=virtio" in script  # the read-only share, not SFTP
-    assert "wheelhouse /mnt/wheelhouse" in script
-    assert "trap 'umount /mnt/wheelhouse' EXIT" in script
-    assert "venv --system-site-packages --without-pip /opt/workbench/venv" in script
-    assert "/mnt/wheelhouse/0.1.0-k/pip-25.0-py3-none-any.whl/pip install --no-index" in script
-    assert "--no-deps /mnt/wheelhouse/0.1.0-k/workbench-0.1.0-py3-none-any.whl" in script
-    assert script.index("craft-parts>=2.37") < script.index("echo 0.1.0-k")

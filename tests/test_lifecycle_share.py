@@ -73,10 +73,10 @@ class GuestWithoutMarker:
         return Completed(argv, 0 if argv[0] == "sh" else 1, "", "")
 
 
-def test_inject_needs_the_share_in_the_running_vm(tmp_path: Path) -> None:
-    (tmp_path / "pip-25.0-py3-none-any.whl").write_text("")
-    (tmp_path / "workbench-0.1.0-py3-none-any.whl").write_text("")
-    house = wheelhouse.Wheelhouse("0.1.0-k", tmp_path, ("craft-parts",))
+def test_inject_needs_the_share_in_the_running_vm(
+    tmp_path: Path, fake_wheelhouse: wheelhouse.Wheelhouse
+) -> None:
+    house = fake_wheelhouse
     without = GuestWithoutMarker(tmp_path / "a", qemu.qemu_argv(config()))
     with pytest.raises(VmError, match="was started without the wheelhouse share"):
         wheelhouse.inject(without, house)  # type: ignore[arg-type]

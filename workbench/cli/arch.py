@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from workbench.architectures.workflow import DEFAULT_INSTALL, workflow_yaml
 from workbench.errors import UsageError
 
 
@@ -24,7 +25,16 @@ def register(subparsers: Any) -> None:
     output = plan.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON")
     output.add_argument(
-        "--format", choices=("github-matrix",), help="print a GitHub Actions job fragment"
+        "--format",
+        choices=("github-matrix", "github-workflow"),
+        help="print a GitHub Actions job fragment (github-matrix) or a whole workflow",
+    )
+    plan.add_argument(
+        "--install",
+        metavar="REQUIREMENT",
+        default=DEFAULT_INSTALL,
+        help="what the workflow's runners pip install when the repository variable"
+        f" WORKBENCH_INSTALL is unset (default: {DEFAULT_INSTALL})",
     )
     plan.set_defaults(handler=_plan)
 
@@ -116,6 +126,9 @@ def _plan(args: argparse.Namespace) -> int:
         result = _build_set(args, document, args.dialect)
     if args.format == "github-matrix":
         _print_json(github_job(result))
+    elif args.format == "github-workflow":
+        name = document.data.get("name")
+        print(workflow_yaml(result, name=str(name or args.path.name), install=args.install), end="")
     elif args.json:
         _print_json(result.to_json())
     elif hasattr(result, "dropped"):

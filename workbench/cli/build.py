@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
         default="ro",
         help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
     )
+    build.add_argument(
+        "--workbench-version",
+        metavar="SPEC",
+        help="the workbench the guest runs: a git revision of this source tree (tag, commit), a"
+        " workbench .whl or a source directory (default: $WORKBENCH_GUEST_VERSION, else this one)",
+    )
     build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
     build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     build.set_defaults(handler=run_build)
@@ -127,6 +133,7 @@ def run_build(args: argparse.Namespace) -> int:
         export_prime=args.export_prime,
         share_mode=args.share_mode,
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
+        workbench_version=args.workbench_version,
         policy=Policy.from_env(os.environ)
         if args.stop_after is None
         else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),

@@ -51,7 +51,11 @@ def ensure_base(
     house: Wheelhouse,
     notify: Callable[[str], None],
 ) -> InstanceDir:
-    """The saved base instance of ``image``, made now (a cold boot) if there is none."""
+    """The saved base instance of ``image``, made now (a cold boot) if there is none.
+
+    When ``house`` holds another release than this workbench (``--workbench-version``), a saved
+    base with any workbench will do: the build injects that release into its own copy.
+    """
     from workbench.lifecycle import wheelhouse
     from workbench.vm import Instance, Status
     from workbench.vm.images import ensure_image
@@ -74,7 +78,11 @@ def ensure_base(
         base.clean()
     marker = base.dir.injected_marker
     saved = base.dir.status() is Status.SAVED
-    if saved and marker.exists() and marker.read_text().strip() == house.key:
+    if (
+        saved
+        and marker.exists()
+        and (not house.guest.running or marker.read_text().strip() == house.key)
+    ):
         return base.dir
     if saved:
         notify(f"updating the base instance of {image} to workbench {house.key}")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
-from workbench.lifecycle import keepalive
+from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, guest_event
 from workbench.lifecycle.project import BuildProject, load
 from workbench.lifecycle.steps import (
@@ -81,6 +81,7 @@ class BuildOptions:
     share_mode: str = "ro"  # how the guest mounts the project: ro, or rw (--share-mode rw)
     work_on_share: bool = False  # parts/ stage/ prime/ on 9p (needs rw): to measure its cost
     policy: keepalive.Policy = field(default_factory=keepalive.Policy)
+    workbench_version: str | None = None  # the guest's workbench (guest_workbench.resolve)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Session:
             build_for=options.build_for,
             templates=options.templates,
         )
+        self.guest = guest_workbench.resolve(options.workbench_version)
         hints = self.project.hints
         from workbench.lifecycle import wheelhouse
         from workbench.vm import Instance
@@ -190,13 +192,11 @@ class Session:
         )
 
     def _situation(self) -> Situation:
-        from workbench.lifecycle.wheelhouse import current_key
-
         injected = self.instance.dir.injected_marker
         return Situation(
             status=str(self.instance.dir.status()),
             injected=injected.read_text().strip() if injected.exists() else None,
-            wheelhouse=current_key(),
+            wheelhouse=self.guest.key,
         )
 
     def spec(self, target: Step) -> GuestSpec:
@@ -280,7 +280,7 @@ class Session:
         self._log = BuildLog(self.instance.dir.build_log, self.instance.dir.events_log)
         root = self.instance.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
-        house = wheelhouse.ensure_wheelhouse(notify=self.notify or (lambda _line: None))
+        house = wheelhouse.ensure_wheelhouse(self.guest, notify=self.notify or (lambda _line: None))
         p = self.project
         self.emit(
             Event(
@@ -401,8 +401,11 @@ class Session:
 
         installed = wheelhouse.inject(self.instance, house)
         write_atomic(self.instance.dir.injected_marker, house.key + "\n")
+        where = "" if self.guest.running else f" ({self.guest.label})"
         if not installed:
-            self.emit(Event("host", f"inject: {house.key} was already in the guest"))
+            self.emit(Event("host", f"inject: {house.key}{where} was already in the guest"))
+        elif where:
+            self.emit(Event("host", f"inject: the guest runs workbench {house.key}{where}"))
 
     def _pack(self) -> Path | None:
         """Pack in the guest, then fetch the .snap into the project; the .snap."""

@@ -1,36 +1,40 @@
 """Injection: the host's workbench and the guest's dependencies as a wheelhouse, installed offline.
 
-On the host (where PyPI is reachable) :func:`ensure_wheelhouse` builds the workbench wheel from
-the source tree and ``pip download``\\ s the ``guest`` extra (craft-parts and its dependencies) plus
-pip itself, for the guest's Python (CPython 3.11, manylinux x86_64: Debian 12). The result is
-cached under ``cache_dir()/wheelhouse/KEY``; the key is the workbench version plus a digest of its
-sources and the guest requirements, so a changed source tree gets a new wheelhouse.
+On the host (where PyPI is reachable) :func:`ensure_wheelhouse` ``pip download``\\ s the
+``guest`` extra (craft-parts and its dependencies) plus pip itself, for the guest's Python
+(CPython 3.11, manylinux x86_64: Debian 12), into ``cache_dir()/wheelhouse/deps/DEPS_KEY`` (keyed
+by the requirements alone), and makes the workbench wheel of the chosen release
+(:mod:`workbench.lifecycle.guest_workbench`: this source tree by default) into
+``cache_dir()/wheelhouse/workbench/KEY`` (the version plus a digest of its sources), so a changed
+source tree costs one small wheel.
 
 The cache's wheelhouse root reaches the guest as a read-only 9p share (:func:`share`, mount tag
 ``wheelhouse``): every instance of a build has it, so the device set, and with it the snapshot
 tag, is the same for the saved base instance and every project. In the guest :func:`inject`
-mounts it read-only, installs the wheelhouse of this key once per instance into a venv that sees
-Debian's ``python3-apt`` (``--system-site-packages``, notes part 2) with ``--no-index``, and
-unmounts it; a marker file holding the key makes later sessions skip it.
+mounts it read-only, installs the dependencies once per deps key into a venv that sees Debian's
+``python3-apt`` (``--system-site-packages``, notes part 2) with ``--no-index``, then the workbench
+wheel, and unmounts it; marker files holding the keys make later sessions skip what is there.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench import __version__, dirs
+from workbench import dirs
 from workbench.errors import BuildError, VmError
+from workbench.lifecycle import guest_workbench
+from workbench.lifecycle.guest_workbench import GuestWorkbench
 from workbench.vm import qemu
 
 if TYPE_CHECKING:
@@ -40,30 +44,58 @@ GUEST_ROOT = "/opt/workbench"
 GUEST_VENV = f"{GUEST_ROOT}/venv"
 GUEST_PYTHON = f"{GUEST_VENV}/bin/python"
 GUEST_MARKER = f"{GUEST_ROOT}/wheelhouse.key"
+GUEST_DEPS_MARKER = f"{GUEST_ROOT}/deps.key"
 SHARE_TAG = "wheelhouse"
 GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 """Wheel platforms the guest (Debian 12, glibc 2.36, x86_64) accepts."""
-EXTRA = "guest"
-_EXTRA_MARKER = re.compile(r";\s*extra\s*==\s*[\"']" + EXTRA + r"[\"']\s*$")
 
 
 @dataclass(frozen=True)
 class Wheelhouse:
-    """A cached wheelhouse: its key, directory and the requirements to install from it."""
+    """What the guest installs: one workbench wheel and, cached apart, its dependencies' wheels.
 
-    key: str
-    directory: Path
-    requirements: tuple[str, ...]
+    The dependencies (pip, craft-parts...) are keyed by their own requirements, so a change to
+    the workbench's code rebuilds and reinstalls one small wheel, not the whole wheelhouse.
+    """
+
+    guest: GuestWorkbench
+    root: Path  # the share root, wheelhouses_root()
 
     @property
-    def wheels(self) -> list[Path]:
-        return sorted(self.directory.glob("*.whl"))
+    def key(self) -> str:
+        """The workbench's key, recorded in the guest once installed."""
+        return self.guest.key
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        return self.guest.requirements
+
+    @property
+    def deps_key(self) -> str:
+        return deps_key(self.requirements)
+
+    @property
+    def deps(self) -> Path:
+        """The directory of the dependencies' wheels (pip included)."""
+        return self.root / "deps" / self.deps_key
+
+    @property
+    def workbench(self) -> Path:
+        """The directory holding the workbench wheel alone."""
+        return self.root / "workbench" / self.key
+
+    def wheel(self, directory: Path, prefix: str) -> Path:
+        """The one wheel named ``prefix-*`` in ``directory`` (a VmError when missing)."""
+        found = sorted(directory.glob(f"{prefix}-*.whl"))
+        if not found:
+            raise VmError(f"the wheelhouse {directory} has no {prefix} wheel", hint="delete it")
+        return found[-1]
 
 
 def wheelhouses_root() -> Path:
-    """The host directory holding every cached wheelhouse (one subdirectory per key)."""
+    """The host directory holding every cached wheelhouse (deps/KEY and workbench/KEY)."""
     return dirs.cache_dir() / "wheelhouse"
 
 
@@ -74,46 +106,10 @@ def share() -> dict[str, Path]:
     return {SHARE_TAG: root}
 
 
-def source_root() -> Path:
-    """The source tree of the running workbench (the directory holding ``pyproject.toml``)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        raise VmError(
-            "cannot inject workbench: it is not running from a source tree",
-            hint="install it editable (./dev) so its wheel can be built for the guest",
-        )
-    return root
-
-
-def guest_requirements() -> tuple[str, ...]:
-    """The ``guest`` extra of the installed workbench, without its marker."""
-    found = [
-        _EXTRA_MARKER.sub("", req).strip()
-        for req in importlib.metadata.requires("workbench") or []
-        if _EXTRA_MARKER.search(req)
-    ]
-    if not found:
-        raise VmError(
-            "the installed workbench metadata has no 'guest' extra",
-            hint="reinstall it: pip install -e '.[guest]'",
-        )
-    return tuple(sorted(found))
-
-
-def wheelhouse_key(root: Path, requirements: tuple[str, ...]) -> str:
-    """``VERSION-DIGEST``: the version and a digest of the package sources and requirements."""
-    digest = hashlib.sha256("\n".join(requirements).encode())
-    for path in sorted((root / "workbench").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    digest.update((root / "pyproject.toml").read_bytes())
-    return f"{__version__}-{digest.hexdigest()[:12]}"
-
-
-def current_key() -> str:
-    """The key of the wheelhouse this workbench needs (cheap: no pip, no network)."""
-    return wheelhouse_key(source_root(), guest_requirements())
+def deps_key(requirements: tuple[str, ...]) -> str:
+    """``deps-DIGEST``: the requirements and the guest platform they are downloaded for."""
+    text = "\n".join((*requirements, PYTHON_VERSION, *PLATFORMS))
+    return f"deps-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def download_argv(requirements: tuple[str, ...], dest: Path) -> list[str]:
@@ -153,34 +149,66 @@ def wheel_argv(source: Path, dest: Path) -> list[str]:
     ]
 
 
-def ensure_wheelhouse(*, notify: Callable[[str], None] = lambda _line: None) -> Wheelhouse:
-    """The cached wheelhouse for this workbench, built on the host when missing."""
-    root = source_root()
-    requirements = guest_requirements()
-    key = current_key()
-    directory = wheelhouses_root() / key
-    house = Wheelhouse(key, directory, requirements)
-    if (directory / "complete").exists():
-        return house
-    notify(f"building the guest wheelhouse {key} (pip, needs PyPI)")
+def ensure_wheelhouse(
+    guest: GuestWorkbench | None = None, *, notify: Callable[[str], None] = lambda _line: None
+) -> Wheelhouse:
+    """The cached wheelhouse for ``guest`` (default: this workbench), built on the host when
+    missing: the dependencies once per requirement set, the workbench wheel once per key."""
+    house = Wheelhouse(guest or guest_workbench.resolve(), wheelhouses_root())
+    if not _complete(house.deps):
+        notify(f"downloading the guest's dependencies {house.deps_key} (pip, needs PyPI)")
+        _build_into(house.deps, lambda out: _run_host(download_argv(house.requirements, out)))
+    if not _complete(house.workbench):
+        notify(f"building the guest's workbench wheel {house.key} from {house.guest.label}")
+        _build_into(house.workbench, partial(_make_wheel, house.guest))
+    return house
+
+
+def _complete(directory: Path) -> bool:
+    return (directory / "complete").exists()
+
+
+def _build_into(directory: Path, make: Callable[[Path], None]) -> None:
+    """Run ``make(out)`` in a scratch directory beside ``directory``, then move it in place."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".build-") as tmp:
-        scratch = Path(tmp)
-        source = scratch / "src"
-        source.mkdir()
-        for name in ("pyproject.toml", "README.md"):
-            if (root / name).exists():
-                shutil.copy2(root / name, source / name)
-        shutil.copytree(
-            root / "workbench", source / "workbench", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        out = scratch / "wheels"
-        for argv in (wheel_argv(source, out), download_argv(requirements, out)):
-            _run_host(argv)
-        (out / "complete").write_text(key + "\n", encoding="utf-8")
+        out = Path(tmp) / "out"
+        out.mkdir()
+        make(out)
+        (out / "complete").write_text(directory.name + "\n", encoding="utf-8")
         shutil.rmtree(directory, ignore_errors=True)
         out.rename(directory)
-    return house
+
+
+def _make_wheel(guest: GuestWorkbench, out: Path) -> None:
+    """Put ``guest``'s workbench wheel in ``out``: copied, or built from its tree or revision."""
+    if guest.wheel is not None:
+        shutil.copy2(guest.wheel, out / guest.wheel.name)
+        return
+    assert guest.tree is not None  # a GuestWorkbench has a wheel or a tree
+    with tempfile.TemporaryDirectory(prefix="workbench-src-") as tmp:
+        source = Path(tmp)
+        if guest.revision is None:
+            for name in ("pyproject.toml", "README.md"):
+                if (guest.tree / name).exists():
+                    shutil.copy2(guest.tree / name, source / name)
+            shutil.copytree(
+                guest.tree / "workbench",
+                source / "workbench",
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        else:
+            _export_revision(guest.tree, guest.revision, source)
+        _run_host(wheel_argv(source, out))
+
+
+def _export_revision(tree: Path, commit: str, dest: Path) -> None:
+    """The files of git ``commit`` of ``tree``'s repository, unpacked into ``dest``."""
+    archive = dest / ".revision.tar"
+    _run_host(["git", "-C", str(tree), "archive", "--format=tar", "-o", str(archive), commit])
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    archive.unlink()
 
 
 def _run_host(argv: list[str]) -> None:
@@ -189,7 +217,8 @@ def _run_host(argv: list[str]) -> None:
     except subprocess.CalledProcessError as exc:
         tail = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or ["no output"]
         raise VmError(
-            f"building the guest wheelhouse failed: {tail[0]}",
+            f"building the guest wheelhouse failed ({argv[2] if len(argv) > 2 else argv[0]}):"
+            f" {tail[0]}",
             hint="the host needs PyPI (or a pip index) for this once per workbench version",
             details=exc.stderr,
         ) from exc
@@ -198,32 +227,30 @@ def _run_host(argv: list[str]) -> None:
 
 
 def install_script(house: Wheelhouse) -> str:
-    """The guest shell script installing ``house`` offline from the read-only share (pure)."""
-    remote = f"{GUEST_MOUNT}/{house.key}"
-    pip = [GUEST_PYTHON, f"{remote}/{_pip_wheel(house).name}/pip", "install", "--no-index"]
-    pip += ["--no-cache-dir", "--disable-pip-version-check", "--quiet"]
-    workbench = next(w.name for w in house.wheels if w.name.startswith("workbench-"))
+    """The guest shell script installing ``house`` offline from the read-only share (pure):
+    the dependencies into a fresh venv when their key changed, then the workbench wheel."""
+    deps = f"{GUEST_MOUNT}/deps/{house.deps_key}"
+    wheel = f"{GUEST_MOUNT}/workbench/{house.key}/{house.wheel(house.workbench, 'workbench').name}"
+    pip = [GUEST_PYTHON, f"{deps}/{house.wheel(house.deps, 'pip').name}/pip", "install"]
+    pip += ["--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet"]
     options = "ro,trans=virtio,version=9p2000.L,msize=512000"
+    deps_key = shlex.quote(house.deps_key)
     lines = [
         "set -e",
         f"mkdir -p {GUEST_MOUNT}",
         f"grep -qs ' {GUEST_MOUNT} 9p ' /proc/mounts || mount -t 9p -o {options}"
         f" {SHARE_TAG} {GUEST_MOUNT}",
         f"trap 'umount {GUEST_MOUNT}' EXIT",
-        f"rm -rf {GUEST_VENV}",
-        f"python3 -m venv --system-site-packages --without-pip {GUEST_VENV}",
-        shlex.join([*pip, "--find-links", remote, *house.requirements]),
-        shlex.join([*pip, "--no-deps", f"{remote}/{workbench}"]),
+        f'if [ "$(cat {GUEST_DEPS_MARKER} 2>/dev/null)" != {deps_key} ]; then',
+        f"  rm -rf {GUEST_VENV}",
+        f"  python3 -m venv --system-site-packages --without-pip {GUEST_VENV}",
+        "  " + shlex.join([*pip, "--find-links", deps, *house.requirements]),
+        f"  echo {deps_key} > {GUEST_DEPS_MARKER}",
+        "fi",
+        shlex.join([*pip, "--no-deps", "--force-reinstall", wheel]),
         f"echo {shlex.quote(house.key)} > {GUEST_MARKER}",
     ]
     return "\n".join(lines)
-
-
-def _pip_wheel(house: Wheelhouse) -> Path:
-    found = [w for w in house.wheels if w.name.startswith("pip-")]
-    if not found:
-        raise VmError(f"the wheelhouse {house.directory} has no pip wheel", hint="delete it")
-    return found[-1]
 
 
 def installed_key(instance: Instance) -> str | None:
