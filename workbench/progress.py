@@ -1,6 +1,7 @@
 """Progress of long work, as plain events: the core emits them, the CLI and widgets draw them.
 
-A long operation takes an optional :data:`Listener` and calls it with :class:`Progress` events.
+A long operation takes an optional :data:`ProgressListener` and calls it with :class:`Progress`
+events.
 :func:`terminal_listener` draws them as tqdm bars on stderr; widgets turn them into trait changes.
 """
 
@@ -23,14 +24,14 @@ class Progress:
     finished: bool = False
 
 
-Listener = Callable[[Progress], None]
+ProgressListener = Callable[[Progress], None]
 
 
 def ignore(_event: Progress) -> None:
     """A listener that drops every event."""
 
 
-def terminal_listener() -> Listener:
+def terminal_listener() -> ProgressListener:
     """A listener drawing one tqdm bar per task on stderr (closed when the task finishes)."""
     from tqdm import tqdm
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.architectures.project import is_modern
 from workbench.errors import Location, SourceError, TemplateError
+from workbench.project import is_modern, load_project
 from workbench.templates.checks import check_loaded
 from workbench.templates.decline import (
     DECLINE_KEY,
@@ -40,13 +40,16 @@ from workbench.templates.model import (
     check_fragment,
     plugin_snippet,
 )
-from workbench.templates.project import ProjectInput, Usage, check_project, load_project
 from workbench.templates.provenance import Origin, Override, Tree
 from workbench.templates.registry import Registry
 from workbench.templates.selectors import resolve
 from workbench.templates.text import to_yaml
-from workbench.yamlpos import Document, to_json, to_plain
+from workbench.templates.usage import Usage, check_project
+from workbench.yamlpos import Document, load_text, to_json, to_plain
 
+ProjectInput = str | os.PathLike[str] | Document
+"""A path to snapcraft.yaml or its project directory, YAML text (a ``str`` is never a file
+name), or a loaded Document."""
 Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
 
@@ -123,7 +126,7 @@ def explode(
     """
     arch = check_architectures(build_on, build_for)
     registry = templates if isinstance(templates, Registry) else Registry.default(_dirs(templates))
-    doc = load_project(project)
+    doc = _document(project)
     try:
         return _explode(
             doc,
@@ -139,6 +142,14 @@ def explode(
             hint="flatten the structure",
             location=doc.locate(()),
         ) from None
+
+
+def _document(project: ProjectInput) -> Document:
+    if isinstance(project, Document):
+        return project
+    if isinstance(project, str):
+        return load_text(project, file="<project>")
+    return load_project(project)
 
 
 def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:

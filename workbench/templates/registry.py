@@ -41,7 +41,7 @@ def env_template_dirs(environ: Mapping[str, str]) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class Entry:
+class TemplateDefinition:
     """One template definition: its name and source (a file, or a registered function)."""
 
     name: str
@@ -53,7 +53,7 @@ class Registry:
     """Named templates in layers; later layers shadow earlier ones."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, list[Entry]] = {}
+        self._entries: dict[str, list[TemplateDefinition]] = {}
         self._functions: dict[str, Template] = {}
         self._loaded: dict[str, Template] = {}
 
@@ -77,7 +77,7 @@ class Registry:
             )
         for file in sorted(path.glob("*.yaml")):
             if NAME_PATTERN.match(file.stem):
-                self._add(Entry(file.stem, str(file), layer or str(path)))
+                self._add(TemplateDefinition(file.stem, str(file), layer or str(path)))
         for file in sorted(path.glob("*.py")):
             if not file.name.startswith("_"):
                 self.add_python(file)
@@ -129,9 +129,9 @@ class Registry:
             experimental=experimental,
         )
         self._functions[name] = template
-        self._add(Entry(name, template.info.source, "python"))
+        self._add(TemplateDefinition(name, template.info.source, "python"))
 
-    def _add(self, entry: Entry) -> None:
+    def _add(self, entry: TemplateDefinition) -> None:
         self._entries.setdefault(entry.name, []).append(entry)
         self._loaded.pop(entry.name, None)
 
@@ -139,7 +139,7 @@ class Registry:
         """Every template name, sorted."""
         return sorted(self._entries)
 
-    def definitions(self, name: str) -> list[Entry]:
+    def definitions(self, name: str) -> list[TemplateDefinition]:
         """Every definition of ``name``, earliest first: the last one is in use, the others are
         shadowed by it."""
         return list(self._entries.get(name, []))

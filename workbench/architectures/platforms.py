@@ -15,8 +15,8 @@ from typing import Any
 
 from workbench.architectures.model import ALL, KNOWN_ARCHS, ModernPlan, PlatformBuild
 from workbench.architectures.parse import Collector, NodePath
-from workbench.architectures.project import effective_base, project_base
 from workbench.errors import ArchitectureError, Location
+from workbench.project import effective_base, project_base
 from workbench.yamlpos import Document
 
 Platforms = dict[str, dict[str, list[str]] | None]
