@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tqdm import tqdm
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -33,8 +35,6 @@ def ignore(_event: Progress) -> None:
 
 def terminal_listener() -> ProgressListener:
     """A listener drawing one tqdm bar per task on stderr (closed when the task finishes)."""
-    from tqdm import tqdm
-
     bars: dict[str, Any] = {}
 
     def listen(event: Progress) -> None:

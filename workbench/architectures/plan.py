@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from craft_platforms import snap
+
 from workbench.architectures.claim import check_arch
 from workbench.architectures.model import ALL, Build, BuildSet, Dropped, Stanza, StanzaEntry
 from workbench.errors import UsageError
@@ -23,8 +25,6 @@ from workbench.errors import UsageError
 
 def supported_for_base(base: str | None) -> tuple[str, ...]:
     """The architectures a CI builds for ``base`` by default, in priority order."""
-    from craft_platforms import snap
-
     return tuple(str(arch) for arch in snap.get_default_architectures(base or "core"))
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from workbench.architectures import claim, parse, plan_modern
 from workbench.errors import ArchitectureError, Location, SourceError, UsageError
 from workbench.project import find_root, is_modern, load_project, project_base
-from workbench.templates import explode
+from workbench.templates import ExplodeOptions, explode
 from workbench.yamlpos import Document, key_path
 
 HINTS_KEY = "x-workbench"
@@ -130,7 +130,11 @@ def resolve_build(
         target, claimed, reason = _modern(document, on, build_for)
     else:
         target, claimed, reason = _legacy(document, on, build_for)
-    exploded = explode(document, templates=list(templates), build_on=on, build_for=target)
+    exploded = explode(
+        document,
+        templates=list(templates),
+        options=ExplodeOptions(build_on=on, build_for=target),
+    )
     data = exploded.to_plain()
     origins = exploded.origins
     _check_names(data, lambda p: origins[key_path(p)].location if key_path(p) in origins else None)

@@ -26,6 +26,7 @@ from workbench.templates.model import (
     Template,
     TemplateFunction,
     TemplateInfo,
+    TemplateMetadata,
     function_template,
     load_template,
 )
@@ -109,25 +110,10 @@ class Registry:
                 location=Location(file=str(file), line=line),
             ) from exc
 
-    def register(
-        self,
-        name: str,
-        function: TemplateFunction,
-        *,
-        summary: str,
-        bases: Sequence[str],
-        confinement: Sequence[str] = ("strict",),
-        experimental: bool = False,
-    ) -> None:
-        """Register a Python-function template under ``name`` (shadowing any file of that name)."""
-        template = function_template(
-            name,
-            function,
-            summary=summary,
-            bases=tuple(bases),
-            confinement=tuple(confinement),
-            experimental=experimental,
-        )
+    def register(self, name: str, function: TemplateFunction, metadata: TemplateMetadata) -> None:
+        """Register a Python-function template under ``name`` (shadowing any file of that name);
+        ``metadata`` is what a YAML template's ``template:`` mapping holds."""
+        template = function_template(name, function, metadata)
         self._functions[name] = template
         self._add(TemplateDefinition(name, template.info.source, "python"))
 
