@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from workbench.architectures import check_github_job, github_job, load, load_project, plan
-from workbench.architectures.modern import plan_modern
+from workbench.architectures.platforms import plan_modern
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "architectures"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.templates import Registry, explode
+from workbench.templates import ExplodeOptions, Registry, explode
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "templates"
 PROJECTS = ["darktable", "text-editor", "kde-viewer", "ros-talker", "flutter-hello", "custom"]
@@ -20,7 +20,11 @@ def registry() -> Registry:
 def test_example_explodes_strictly_and_is_a_fixed_point(name: str) -> None:
     path = EXAMPLES / name
     before = {file: file.read_bytes() for file in path.rglob("*.yaml")}
-    result = explode(path, templates=registry(), strict=True, enable_experimental=True)
+    result = explode(
+        path,
+        templates=registry(),
+        options=ExplodeOptions(strict=True, enable_experimental=True),
+    )
     assert result.templates
     assert result.overrides == ()
     again = explode(result.to_yaml(), templates=registry())

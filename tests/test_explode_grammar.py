@@ -9,7 +9,7 @@ import pytest
 from test_templates_helpers import position, run, tpl
 
 from workbench.errors import SourceError, UsageError
-from workbench.templates import explode
+from workbench.templates import ExplodeOptions, explode
 
 PROJECT = textwrap.dedent(
     """\
@@ -58,7 +58,9 @@ def test_grammar_is_kept_as_written_without_architectures() -> None:
 def test_grammar_resolves_for_build_on_and_for(
     on: str, to: str, source: str, stage: list[str]
 ) -> None:
-    part = explode(PROJECT, build_on=on, build_for=to).to_plain()["parts"]["p"]
+    part = explode(PROJECT, options=ExplodeOptions(build_on=on, build_for=to)).to_plain()["parts"][
+        "p"
+    ]
     assert part["source"] == f"https://example.invalid/{source}.tar.gz"
     assert part["stage-packages"] == stage
     assert part["build-packages"] == ["maybe"]
@@ -69,7 +71,7 @@ def test_grammar_resolves_for_build_on_and_for(
 
 
 def test_resolved_items_keep_their_origin() -> None:
-    result = explode(PROJECT, build_on="amd64", build_for="arm64")
+    result = explode(PROJECT, options=ExplodeOptions(build_on="amd64", build_for="arm64"))
     line, col = position(PROJECT, "to-arm64")
     assert result.provenance["parts.p.stage-packages[1]"] == f"project (<project>:{line}:{col})"
     line, _ = position(PROJECT, "CROSS")
@@ -88,11 +90,11 @@ def test_template_grammar_is_resolved_too(tmp_path: Path) -> None:
 
 def test_else_fail_that_triggers_is_an_error_at_its_position() -> None:
     project = PROJECT.replace("      - else: [fallback]\n", "      - else fail\n")
-    assert explode(project, build_on="amd64", build_for="riscv64").project
+    assert explode(project, options=ExplodeOptions(build_on="amd64", build_for="riscv64")).project
     with pytest.raises(
         SourceError, match=r"'else fail' triggered in parts\.p\.stage-packages"
     ) as info:
-        explode(project, build_on="amd64", build_for="amd64")
+        explode(project, options=ExplodeOptions(build_on="amd64", build_for="amd64"))
     loc = info.value.location
     assert loc is not None
     assert (loc.line, loc.col) == position(project, "else fail")
@@ -112,7 +114,7 @@ def test_else_fail_that_triggers_is_an_error_at_its_position() -> None:
 def test_invalid_grammar_is_a_user_error_at_the_key(value: str, message: str) -> None:
     project = f"parts:\n  p:\n    stage-packages: {value}\n"
     with pytest.raises(SourceError, match=message) as info:
-        explode(project, build_on="amd64", build_for="amd64")
+        explode(project, options=ExplodeOptions(build_on="amd64", build_for="amd64"))
     assert info.value.location is not None
     assert info.value.location.line == 3
 
@@ -120,9 +122,11 @@ def test_invalid_grammar_is_a_user_error_at_the_key(value: str, message: str) ->
 def test_source_grammar_must_select_at_most_one() -> None:
     project = "parts:\n  p:\n    source: [a, b]\n  q:\n    source: [{on arm64: x}]\n"
     with pytest.raises(SourceError, match="selects 2 sources"):
-        explode(project, build_on="amd64", build_for="amd64")
+        explode(project, options=ExplodeOptions(build_on="amd64", build_for="amd64"))
     one = project.replace("[a, b]", "[a]")
-    parts = explode(one, build_on="amd64", build_for="amd64").to_plain()["parts"]
+    parts = explode(one, options=ExplodeOptions(build_on="amd64", build_for="amd64")).to_plain()[
+        "parts"
+    ]
     assert parts == {"p": {"source": "a"}, "q": {}}
 
 
@@ -132,10 +136,10 @@ def test_source_grammar_must_select_at_most_one() -> None:
 )
 def test_architecture_options_are_checked(on: str | None, to: str | None, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        explode("name: x\n", build_on=on, build_for=to)
+        explode("name: x\n", options=ExplodeOptions(build_on=on, build_for=to))
 
 
 def test_resolving_twice_changes_nothing() -> None:
-    first = explode(PROJECT, build_on="amd64", build_for="arm64")
-    second = explode(first.to_yaml(), build_on="amd64", build_for="arm64")
+    first = explode(PROJECT, options=ExplodeOptions(build_on="amd64", build_for="arm64"))
+    second = explode(first.to_yaml(), options=ExplodeOptions(build_on="amd64", build_for="arm64"))
     assert second.to_plain() == first.to_plain()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.errors import WorkbenchError
-from workbench.templates import Registry, TemplateContext, explode
+from workbench.templates import ExplodeOptions, Registry, TemplateContext, explode
 from workbench.yamlpos import Document
 
 KEYS = [
@@ -84,15 +84,15 @@ def fragments(draw: st.DrawFn) -> Any:
     return fragment
 
 
-def options(draw: st.DrawFn) -> dict[str, Any]:
+def options(draw: st.DrawFn) -> ExplodeOptions:
     arch = draw(st.sampled_from([None, ("amd64", "arm64"), ("arm64", "arm64")]))
-    return {
-        "base": draw(st.sampled_from([None, None, None, "core22", "core18"])),
-        "build_on": arch[0] if arch else None,
-        "build_for": arch[1] if arch else None,
-        "strict": draw(st.booleans()),
-        "enable_experimental": draw(st.booleans()),
-    }
+    return ExplodeOptions(
+        base=draw(st.sampled_from([None, None, None, "core22", "core18"])),
+        build_on=arch[0] if arch else None,
+        build_for=arch[1] if arch else None,
+        strict=draw(st.booleans()),
+        enable_experimental=draw(st.booleans()),
+    )
 
 
 def registry_with(fragment: Any) -> Registry:
@@ -102,9 +102,14 @@ def registry_with(fragment: Any) -> Registry:
         return fragment
 
     registry.register(
-        "gen", generated, summary="generated", bases=["core18", "core20", "core22", "core24"],
-        confinement=["strict", "devmode"],
-    )  # fmt: skip
+        "gen",
+        generated,
+        {
+            "summary": "generated",
+            "bases": ["core18", "core20", "core22", "core24"],
+            "confinement": ["strict", "devmode"],
+        },
+    )
     return registry
 
 
@@ -126,9 +131,9 @@ def test_random_projects_and_templates_only_raise_workbench_errors(
     text = yaml.safe_dump(project, sort_keys=False)
     opts = options(data.draw)
     with contextlib.suppress(WorkbenchError):
-        explode(text, templates=registry_with(fragment), **opts)
+        explode(text, templates=registry_with(fragment), options=opts)
     with contextlib.suppress(WorkbenchError):
-        explode(Document(project, "plain.yaml"), templates=registry_with(fragment), **opts)
+        explode(Document(project, "plain.yaml"), templates=registry_with(fragment), options=opts)
 
 
 @SETTINGS

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from workbench import architectures
 from workbench.cli import main
 from workbench.errors import WorkbenchError
-from workbench.lifecycle import project as build_project
+from workbench.lifecycle.build_project import resolve_build
 from workbench.templates import Registry, explode
 from workbench.yamlpos import load_file
 
@@ -173,7 +173,7 @@ def check_project_text(text: str | bytes) -> None:
         fails_only_with_a_position(lambda: load_file(file))
         fails_only_with_a_position(lambda: explode(file, templates=Registry.default(TEMPLATE_DIRS)))
         fails_only_with_a_position(lambda: plan_any(file))
-        fails_only_with_a_position(lambda: build_project.load(root, templates=TEMPLATE_DIRS))
+        fails_only_with_a_position(lambda: resolve_build(root, templates=TEMPLATE_DIRS))
         dirs = [arg for d in TEMPLATE_DIRS for arg in ("--templates-dir", str(d))]
         assert_refused_in_one_line(*run_cli(["explode", str(file), *dirs]), file)
         assert_refused_in_one_line(*run_cli(["arch", "plan", str(file)]), file, problems=10)

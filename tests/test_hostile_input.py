@@ -20,7 +20,7 @@ from test_fuzz import assert_refused_in_one_line, explode_in_a_process, position
 
 from workbench import yamlpos
 from workbench.errors import SourceError, TemplateError, UsageError, WorkbenchError
-from workbench.lifecycle.project import load as load_build_project
+from workbench.lifecycle.build_project import resolve_build
 from workbench.templates import Registry, explode
 
 QUICK = 20.0  # seconds: generous for a 2-core machine shared by several test runs
@@ -132,7 +132,7 @@ def test_unsafe_names_are_refused_before_the_build_plans_anything(
 ) -> None:
     text, message = UNSAFE_NAMES[case]
     file = sandbox.write(text)
-    err = refused(SourceError, lambda: load_build_project(sandbox.project), message)
+    err = refused(SourceError, lambda: resolve_build(sandbox.project), message)
     assert positioned(err)
     assert err.location is not None
     assert err.location.file == str(file)
@@ -149,7 +149,7 @@ def test_a_template_part_escaping_its_namespace_is_refused(sandbox: Sandbox) -> 
     sandbox.write(GOOD + "templates: [evil]\n" + PARTS)  # seals the template too
     err = refused(
         SourceError,
-        lambda: load_build_project(sandbox.project, templates=[templates]),
+        lambda: resolve_build(sandbox.project, templates=[templates]),
         "invalid part name 'evil/../../x'",
     )
     assert err.location is not None
@@ -292,5 +292,5 @@ def test_python_tags_are_refused_never_run(sandbox: Sandbox) -> None:
         assert code == 2  # as snapcraft's safe loader: no constructor for the tag
         assert stderr.startswith(f"{file}:5:10: error: invalid YAML: could not determine"), stderr
     with pytest.raises(SourceError, match="python/object"):
-        load_build_project(sandbox.project)
+        resolve_build(sandbox.project)
     assert not marker.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import UsageError
-from workbench.lifecycle import project as lifecycle_project
+from workbench.lifecycle import build_project
 from workbench.lifecycle.guest import GuestSpec, pack_snap
 from workbench.lifecycle.pack import PackError, desktop_entry, pack
 
@@ -125,8 +125,8 @@ def test_the_host_reads_snap_gui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     )
     (tmp_path / "snap" / "gui" / "icon.png").write_bytes(PNG)
     (tmp_path / "snap" / "gui" / "sub").mkdir()
-    project = lifecycle_project.load(tmp_path)
+    project = build_project.resolve_build(tmp_path)
     assert project.gui_files() == {"icon.png": base64.b64encode(PNG).decode()}
-    monkeypatch.setattr(lifecycle_project, "MAX_GUI_BYTES", len(PNG) - 1)
+    monkeypatch.setattr(build_project, "MAX_GUI_BYTES", len(PNG) - 1)
     with pytest.raises(UsageError, match="holds more than"):
         project.gui_files()

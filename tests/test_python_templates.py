@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from workbench.lifecycle.project import load
+from workbench.lifecycle.build_project import resolve_build
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "python-templates"
 TEMPLATES = EXAMPLE / "templates"
@@ -52,7 +52,7 @@ def test_templates_list_names_the_python_function() -> None:
 
 
 def test_a_build_loads_the_python_template_too() -> None:
-    project = load(EXAMPLE, templates=(TEMPLATES,))
+    project = resolve_build(EXAMPLE, templates=(TEMPLATES,))
     assert sorted(project.parts) == ["per-command/bye", "per-command/hello", "scripts"]
 
 

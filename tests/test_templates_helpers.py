@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from workbench.templates import Exploded, Registry, explode
+from workbench.templates import Exploded, ExplodeOptions, Registry, explode
 
 
 def tpl(
@@ -36,7 +36,7 @@ def template_dir(root: Path, templates: dict[str, str]) -> Path:
 def run(root: Path, project: str, templates: dict[str, str], **options: Any) -> Exploded:
     """Explode dedented ``project`` with the built-ins plus ``templates`` (written under root)."""
     registry = Registry.default([template_dir(root, templates)])
-    return explode(textwrap.dedent(project), templates=registry, **options)
+    return explode(textwrap.dedent(project), templates=registry, options=ExplodeOptions(**options))
 
 
 def position(text: str, needle: str, nth: int = 0) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import pytest
 from test_templates_helpers import template_dir, tpl
 
 from workbench.errors import SourceError, TemplateError, UsageError
-from workbench.templates import Registry, TemplateContext, explode
+from workbench.templates import ExplodeOptions, Registry, TemplateContext, explode
 from workbench.templates.registry import BUILTIN_DIR, env_template_dirs
 
 BUILTINS = ("flutter", "gnome", "gtk3", "kde-neon", "ros1")
@@ -37,7 +37,9 @@ def test_builtins_are_the_five_yaml_files() -> None:
     [(name, base) for name in BUILTINS for base in Registry.default().get(name).info.bases],
 )
 def test_each_builtin_explodes_for_each_of_its_bases(name: str, base: str) -> None:
-    result = explode(project_for(name, base), enable_experimental=True, strict=True)
+    result = explode(
+        project_for(name, base), options=ExplodeOptions(enable_experimental=True, strict=True)
+    )
     plain = result.to_plain()
     app = plain["apps"]["demo"]
     assert app["command-chain"], "a command-chain entry"
@@ -125,7 +127,7 @@ def desktop(context: TemplateContext) -> dict[str, Any]:
 
 def test_python_function_templates_obey_the_same_rules() -> None:
     registry = Registry.default()
-    registry.register("proc", desktop, summary="procedural", bases=["core20", "core22"])
+    registry.register("proc", desktop, {"summary": "procedural", "bases": ["core20", "core22"]})
     project = (
         "base: core22\nconfinement: strict\ntemplates: [proc]\n"
         "apps:\n  a: {plugs: [desktop, home]}\n  b: {}\nparts:\n  p: {plugin: nil}\n"
@@ -145,7 +147,9 @@ def test_python_function_templates_obey_the_same_rules() -> None:
 
 def test_python_templates_shadow_files_and_are_checked() -> None:
     registry = Registry.default()
-    registry.register("gtk3", lambda _c: {"apps": {"web": {}}}, summary="s", bases=["core22"])
+    registry.register(
+        "gtk3", lambda _c: {"apps": {"web": {}}}, {"summary": "s", "bases": ["core22"]}
+    )
     assert registry.definitions("gtk3")[-1].layer == "python"
     with pytest.raises(TemplateError, match="names app 'web'"):
         explode("base: core22\nconfinement: strict\ntemplates: [gtk3]\n", templates=registry)
@@ -162,7 +166,7 @@ def test_python_templates_shadow_files_and_are_checked() -> None:
 )
 def test_python_template_output_must_be_yaml_data(output: Any, message: str) -> None:
     registry = Registry.default()
-    registry.register("bad", lambda _c: output, summary="s", bases=["core22"])
+    registry.register("bad", lambda _c: output, {"summary": "s", "bases": ["core22"]})
     with pytest.raises(TemplateError, match=message):
         explode("base: core22\nconfinement: strict\ntemplates: [bad]\n", templates=registry)
 
@@ -170,9 +174,9 @@ def test_python_template_output_must_be_yaml_data(output: Any, message: str) -> 
 def test_python_template_metadata_is_checked() -> None:
     registry = Registry()
     with pytest.raises(TemplateError, match="lists no bases"):
-        registry.register("x", desktop, summary="s", bases=[])
+        registry.register("x", desktop, {"summary": "s", "bases": []})
     with pytest.raises(TemplateError, match="invalid template name"):
-        registry.register("X Y", desktop, summary="s", bases=["core22"])
+        registry.register("X Y", desktop, {"summary": "s", "bases": ["core22"]})
 
 
 def test_python_templates_see_the_project_exploded_so_far() -> None:
@@ -183,7 +187,7 @@ def test_python_templates_see_the_project_exploded_so_far() -> None:
         return {"summary": f"{context.project['summary']} with {sorted(context.project)}"}
 
     registry = Registry.default()
-    registry.register("zz", record, summary="s", bases=["core22"])
+    registry.register("zz", record, {"summary": "s", "bases": ["core22"]})
     project = "summary: x\nbase: core22\nconfinement: strict\ntemplates: [gnome, zz]\napps: {a: {}}"
     result = explode(project, templates=registry)
     [context] = seen

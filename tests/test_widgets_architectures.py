@@ -13,13 +13,13 @@ from workbench.widgets.arch_grid import ArchGrid, entry_label, grid_rows, render
 from workbench.widgets.architectures_view import read_examples
 from workbench.widgets.build_set import BuildSetView, arch_order
 from workbench.widgets.convert_view import ConvertView, conversion_html
-from workbench.widgets.dialects import (
+from workbench.widgets.dialects_view import (
     DialectRow,
     DialectsView,
     compare_dialects,
     shorthand_meanings,
 )
-from workbench.widgets.outcome import OutcomeView
+from workbench.widgets.outcome_view import OutcomeView
 from workbench.yamlpos import load_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "architectures"

@@ -29,7 +29,7 @@ from workbench.widgets import BuildView
 from workbench.widgets.build_view import copy_example, stop_runner_command
 from workbench.widgets.follow import Follower, following
 from workbench.widgets.prime_browser import (
-    Entry,
+    PrimePath,
     packed_snap_yaml,
     parse_listing,
     render_listing,
@@ -148,10 +148,10 @@ def test_prime_listing_is_parsed_sorted_and_rendered() -> None:
     text = "f 16 usr/bin/hello\nd 4096 usr\nd 4096 usr/bin\nl 5 lib\nweird line\n"
     entries = parse_listing(text)
     assert entries == [
-        Entry("lib", "link", 5),
-        Entry("usr", "dir", 4096),
-        Entry("usr/bin", "dir", 4096),
-        Entry("usr/bin/hello", "file", 16),
+        PrimePath("lib", "link", 5),
+        PrimePath("usr", "dir", 4096),
+        PrimePath("usr/bin", "dir", 4096),
+        PrimePath("usr/bin/hello", "file", 16),
     ]
     html = render_listing(entries)
     assert "<td>usr/bin/</td><td>dir</td><td></td>" in html

@@ -1,6 +1,7 @@
 """Progress of long work, as plain events: the core emits them, the CLI and widgets draw them.
 
-A long operation takes an optional :data:`Listener` and calls it with :class:`Progress` events.
+A long operation takes an optional :data:`ProgressListener` and calls it with :class:`Progress`
+events.
 :func:`terminal_listener` draws them as tqdm bars on stderr; widgets turn them into trait changes.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from tqdm import tqdm
 
 
 @dataclass(frozen=True)
@@ -23,17 +26,15 @@ class Progress:
     finished: bool = False
 
 
-Listener = Callable[[Progress], None]
+ProgressListener = Callable[[Progress], None]
 
 
 def ignore(_event: Progress) -> None:
     """A listener that drops every event."""
 
 
-def terminal_listener() -> Listener:
+def terminal_listener() -> ProgressListener:
     """A listener drawing one tqdm bar per task on stderr (closed when the task finishes)."""
-    from tqdm import tqdm
-
     bars: dict[str, Any] = {}
 
     def listen(event: Progress) -> None:

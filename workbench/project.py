@@ -1,8 +1,13 @@
-"""Finding and loading a snap project: the one place that knows where snapcraft.yaml may live."""
+"""The snap project: where its snapcraft.yaml lives, loading it, and its base.
+
+The one place that knows where the project file may be (:func:`project_file`, :func:`find_root`),
+the one loader (:func:`load_project`) and the one fact every view needs (:func:`project_base`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,10 +23,14 @@ PROJECT_FILES: tuple[str, ...] = (
 )
 """Where snapcraft looks for the project file inside a project directory."""
 
+_CORE = re.compile(r"^core(?P<version>\d\d)?$")
+MODERN_FROM = 22
+"""``coreNN`` bases from this version on plan ``build-for`` / ``platforms`` (craft-platforms)."""
+
 _DEEPEST_FIRST = sorted(PROJECT_FILES, key=lambda name: -len(Path(name).parts))
 
 
-def project_file(path: str | Path) -> Path:
+def project_file(path: str | os.PathLike[str]) -> Path:
     """``path`` itself if it is not a directory, else the one project file inside it."""
     path = Path(path)
     if not path.is_dir():
@@ -100,7 +109,7 @@ def find_root(start: str | Path) -> Path:
     )
 
 
-def load_project(path: str | Path) -> Document:
+def load_project(path: str | os.PathLike[str]) -> Document:
     """Load the project file at (or in) ``path``; its top level must be a mapping."""
     document = load_file(project_file(path))
     if not isinstance(document.data, Mapping):
@@ -110,3 +119,34 @@ def load_project(path: str | Path) -> Document:
             location=document.locate(()),
         )
     return document
+
+
+def project_base(document: Document) -> str | None:
+    """The effective base, as snapcraft counts it: ``base`` when it is a ``coreNN`` base, else
+    ``build-base`` (``base: bare``, or a ``type: base`` snap without ``base``), else ``base``."""
+    data = document.data
+    if not isinstance(data, Mapping):
+        return None
+    for key in ("base", "build-base"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise SourceError(
+                f"'{key}' must be a string",
+                hint="e.g. base: core20",
+                location=document.locate((key,)),
+            )
+    return effective_base(data.get("base"), data.get("build-base"))
+
+
+def effective_base(base: str | None, build_base: str | None) -> str | None:
+    """``base`` when it is a ``coreNN`` base, else ``build_base`` when given, else ``base``."""
+    if base is not None and _CORE.match(base):
+        return base
+    return build_base if isinstance(build_base, str) else base
+
+
+def is_modern(base: str | None) -> bool:
+    """True for ``core22`` and later, whose architectures come from craft-platforms."""
+    match = _CORE.match(base or "")
+    version = match.group("version") if match else None
+    return version is not None and int(version) >= MODERN_FROM

@@ -15,6 +15,7 @@ Dialects (``proposal``, ``snapcraft``, ``launchpad``) and their documented rules
 
 from __future__ import annotations
 
+from workbench.architectures.claim import claim, claims
 from workbench.architectures.convert import Conversion, RoundTrip, convert, round_trip
 from workbench.architectures.dialects import DIALECTS, RULES, Dialect, Rule, get_dialect
 from workbench.architectures.matrix import check_github_job, github_job
@@ -26,21 +27,19 @@ from workbench.architectures.model import (
     BuildSet,
     Claim,
     Dropped,
-    Entry,
     ModernPlan,
     Outcome,
     PlatformBuild,
     Problem,
     Stanza,
+    StanzaEntry,
     Verdict,
 )
-from workbench.architectures.modern import plan_modern, plan_platforms
 from workbench.architectures.outcome import judge
 from workbench.architectures.parse import load, parse
 from workbench.architectures.plan import choose, plan, supported_for_base
-from workbench.architectures.project import is_modern, project_base
-from workbench.architectures.snap import claim, claims
-from workbench.project import load_project
+from workbench.architectures.platforms import plan_modern, plan_platforms
+from workbench.project import is_modern, load_project, project_base
 
 __all__ = [
     "ALL",
@@ -54,7 +53,6 @@ __all__ = [
     "Conversion",
     "Dialect",
     "Dropped",
-    "Entry",
     "ModernPlan",
     "Outcome",
     "PlatformBuild",
@@ -62,6 +60,7 @@ __all__ = [
     "RoundTrip",
     "Rule",
     "Stanza",
+    "StanzaEntry",
     "Verdict",
     "check_github_job",
     "choose",

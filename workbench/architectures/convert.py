@@ -25,8 +25,8 @@ from workbench.architectures.model import (
     Problem,
     Stanza,
 )
-from workbench.architectures.modern import Platforms, plan_platforms
 from workbench.architectures.plan import plan, supported_for_base
+from workbench.architectures.platforms import Platforms, plan_platforms
 from workbench.errors import UsageError
 from workbench.yamlpos import dump
 

@@ -61,7 +61,7 @@ class ArchitectureProblems(ArchitectureError):
 
 
 @dataclass(frozen=True)
-class Entry:
+class StanzaEntry:
     """One entry of ``architectures``: where it may build, what the snap claims, required or not."""
 
     index: int
@@ -75,7 +75,7 @@ class Entry:
 class Stanza:
     """A parsed core20-and-older ``architectures`` stanza, read under one dialect."""
 
-    entries: tuple[Entry, ...]
+    entries: tuple[StanzaEntry, ...]
     declared: bool
     shorthand: bool
     base: str | None

@@ -21,13 +21,12 @@ from workbench.architectures.model import (
     ALL,
     KNOWN_ARCHS,
     ArchitectureProblems,
-    Entry,
     Problem,
     Stanza,
+    StanzaEntry,
 )
-from workbench.architectures.project import is_modern, project_base
 from workbench.errors import ArchitectureError
-from workbench.project import load_project
+from workbench.project import is_modern, load_project, project_base
 from workbench.yamlpos import Document
 
 KEY = "architectures"
@@ -67,7 +66,9 @@ def _names(archs: Sequence[str]) -> str:
     return ", ".join(archs)
 
 
-def _overlaps(entries: Sequence[Entry], field: str) -> Iterator[tuple[Entry, Entry, list[str]]]:
+def _overlaps(
+    entries: Sequence[StanzaEntry], field: str
+) -> Iterator[tuple[StanzaEntry, StanzaEntry, list[str]]]:
     """Each pair of entries with the archs both name in ``field`` (pairs with 'all' skipped)."""
     for a, b in combinations(entries, 2):
         left, right = getattr(a, field), getattr(b, field)
@@ -201,7 +202,7 @@ class _Parser(Collector):
         base = project_base(self.doc)
         data = self.doc.data
         raw = data.get(KEY) if isinstance(data, Mapping) else None
-        entries: tuple[Entry, ...] = ()
+        entries: tuple[StanzaEntry, ...] = ()
         shorthand = False
         declared = isinstance(data, Mapping) and KEY in data and not self.absent(raw)
         if self.check_base(base, declared):
@@ -237,17 +238,17 @@ class _Parser(Collector):
             return True  # only Launchpad gets here (see above)
         return False
 
-    def platform_entries(self, raw: Any) -> tuple[Entry, ...]:
+    def platform_entries(self, raw: Any) -> tuple[StanzaEntry, ...]:
         """Launchpad's reading of ``platforms``: one entry per platform."""
         if not isinstance(raw, Mapping) or not raw:
             self.problem(("platforms",), "'platforms' must be a non-empty mapping", None)
             return ()
-        entries: list[Entry] = []
+        entries: list[StanzaEntry] = []
         for index, (name, config) in enumerate(raw.items()):
             path: NodePath = ("platforms", name)
             if not config:
                 if name in KNOWN_ARCHS:
-                    entries.append(Entry(index, (name,), (name,), True, False))
+                    entries.append(StanzaEntry(index, (name,), (name,), True, False))
                 else:
                     self.problem(
                         path,
@@ -265,30 +266,30 @@ class _Parser(Collector):
                 else build_on
             )
             if build_on is not None and build_for is not None:
-                entries.append(Entry(index, build_on, build_for, True, "build-for" in config))
+                entries.append(StanzaEntry(index, build_on, build_for, True, "build-for" in config))
         return tuple(entries)
 
-    def entries(self, raw: Any) -> tuple[bool, tuple[Entry, ...]]:
+    def entries(self, raw: Any) -> tuple[bool, tuple[StanzaEntry, ...]]:
         root: NodePath = (KEY,)
         style = self.list_style(raw, root)
         if style == "names":
             archs = self.names(raw, root, KEY)
             if archs is None:
                 return True, ()
-            return True, (Entry(0, archs, archs, required=True, run_on_given=False),)
+            return True, (StanzaEntry(0, archs, archs, required=True, run_on_given=False),)
         if style == "entries":
             parsed = [self.entry(i, item) for i, item in enumerate(raw)]
             return False, tuple(e for e in parsed if e is not None)
         return False, ()
 
-    def entry(self, index: int, item: Mapping[Any, Any]) -> Entry | None:
+    def entry(self, index: int, item: Mapping[Any, Any]) -> StanzaEntry | None:
         path: NodePath = (KEY, index)
         for key in item:
             if key not in self.d.entry_keys and self.d.unknown_keys_are_errors:
                 self.problem((*path, key), *self.unknown_key(index, key))
         if "build-on" not in item or self.absent(item["build-on"]):
             if "build-on" in item:  # Launchpad: an empty build-on builds nowhere
-                return Entry(index, (), (), required=True, run_on_given=False)
+                return StanzaEntry(index, (), (), required=True, run_on_given=False)
             self.problem(
                 path,
                 f"entry {index} has no 'build-on'",
@@ -316,7 +317,7 @@ class _Parser(Collector):
             required = value != "ignore"
         if build_on is None:
             return None
-        return Entry(index, build_on, run_on or build_on, required, run_on is not None)
+        return StanzaEntry(index, build_on, run_on or build_on, required, run_on is not None)
 
     def unknown_key(self, index: int, key: Any) -> tuple[str, str]:
         if key == "build-error":
@@ -334,7 +335,7 @@ class _Parser(Collector):
         hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
         return f"unknown key {key!r} in entry {index}", hint
 
-    def cross_checks(self, entries: Sequence[Entry]) -> None:
+    def cross_checks(self, entries: Sequence[StanzaEntry]) -> None:
         """Example 7 and its relatives: snaps that would collide upon release or build."""
         count = len(entries)
         if count < 2:
@@ -375,7 +376,7 @@ class _Parser(Collector):
                     "keep each arch in one build-on",
                 )
 
-    def literal_duplicate_build_on(self, entries: Sequence[Entry]) -> None:
+    def literal_duplicate_build_on(self, entries: Sequence[StanzaEntry]) -> None:
         """Launchpad's only cross-entry check: the same name in two build-ons (D7)."""
         counts = Counter(arch for e in entries for arch in e.build_on)
         duplicates = sorted(arch for arch, n in counts.items() if n > 1)

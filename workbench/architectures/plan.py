@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from workbench.architectures.model import ALL, Build, BuildSet, Dropped, Entry, Stanza
-from workbench.architectures.snap import check_arch
+from craft_platforms import snap
+
+from workbench.architectures.claim import check_arch
+from workbench.architectures.model import ALL, Build, BuildSet, Dropped, Stanza, StanzaEntry
 from workbench.errors import UsageError
 
 
 def supported_for_base(base: str | None) -> tuple[str, ...]:
     """The architectures a CI builds for ``base`` by default, in priority order."""
-    from craft_platforms import snap
-
     return tuple(str(arch) for arch in snap.get_default_architectures(base or "core"))
 
 
@@ -96,7 +96,9 @@ def plan(
     return BuildSet(tuple(built), tuple(dropped), archs, dialect)
 
 
-def _wanted(entry: Entry, supported: Sequence[str], *, follow_run_on: bool) -> tuple[str, ...]:
+def _wanted(
+    entry: StanzaEntry, supported: Sequence[str], *, follow_run_on: bool
+) -> tuple[str, ...]:
     """The archs an entry may build on; ``build-on: all`` per rule D9."""
     if ALL not in entry.build_on:
         return entry.build_on

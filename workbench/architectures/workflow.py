@@ -3,9 +3,9 @@
 One job per entry of the plan (the ``include`` objects of :func:`~.matrix.github_job`, so both
 formats agree on what the set is): GitHub-hosted runners where GitHub has the architecture
 (:data:`~.matrix.RUNNERS`), self-hosted labels otherwise; steps that check the project out,
-install qemu, the image tools and the workbench and run that entry's ``workbench build``, then upload the ``.snap`` as an
-artifact. An optional entry (``build-error: ignore``) gets ``continue-on-error: true``, so its
-failure does not fail the run.
+install qemu, the image tools and the workbench, run that entry's ``workbench build`` and upload
+the ``.snap`` as an artifact. An optional entry (``build-error: ignore``) gets
+``continue-on-error: true``, so its failure does not fail the run.
 
 Which workbench the runners install is the repository variable ``WORKBENCH_INSTALL`` (any pip
 requirement: ``git+https://...``, a wheel URL), else ``--install`` (default ``workbench``).

@@ -112,7 +112,7 @@ def _print_json(data: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from workbench.architectures import github_job, is_modern, load_project, plan_modern
-    from workbench.architectures.project import project_base
+    from workbench.project import project_base
 
     document = load_project(args.path)
     if is_modern(project_base(document)) and args.dialect == "proposal":

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from workbench.templates import Exploded
+from workbench.templates import Exploded, ExplodeOptions, Registry, explode
+from workbench.templates.registry import env_template_dirs
+from workbench.yamlpos import dump
 
 EXPERIMENTAL_ENV = "WORKBENCH_EXPERIMENTAL"
 
@@ -61,20 +64,17 @@ def add_templates_dir_option(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Explode ``args.path`` and print it."""
-    from pathlib import Path
-
-    from workbench.templates import explode
-    from workbench.templates.registry import Registry, env_template_dirs
-
     registry = Registry.default([*env_template_dirs(os.environ), *args.templates_dir])
     result = explode(
         Path(args.path),
         templates=registry,
-        base=args.base,
-        build_on=args.build_on,
-        build_for=args.build_for,
-        strict=args.strict,
-        enable_experimental=args.enable_experimental or os.environ.get(EXPERIMENTAL_ENV) == "1",
+        options=ExplodeOptions(
+            base=args.base,
+            build_on=args.build_on,
+            build_for=args.build_for,
+            strict=args.strict,
+            enable_experimental=args.enable_experimental or os.environ.get(EXPERIMENTAL_ENV) == "1",
+        ),
     )
     sys.stdout.write(render(result, fmt=args.format, provenance=args.provenance))
     return 0
@@ -82,10 +82,6 @@ def run(args: argparse.Namespace) -> int:
 
 def render(result: Exploded, *, fmt: str | None, provenance: bool) -> str:
     """The text to print: YAML or JSON, of the project or of the provenance report."""
-    import json
-
-    from workbench.yamlpos import dump
-
     if provenance:
         report = result.report()
         return dump(report) if fmt == "yaml" else json.dumps(report, indent=2) + "\n"

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from workbench.cli.explode import add_templates_dir_option
-
-if TYPE_CHECKING:
-    from workbench.templates.registry import Registry
+from workbench.templates.registry import Registry, env_template_dirs
 
 
 def register(subparsers: Any) -> None:
@@ -35,8 +34,6 @@ def register(subparsers: Any) -> None:
 
 
 def _registry(args: argparse.Namespace) -> Registry:
-    from workbench.templates.registry import Registry, env_template_dirs
-
     return Registry.default([*env_template_dirs(os.environ), *args.templates_dir])
 
 
@@ -80,8 +77,6 @@ def render_list(registry: Registry, *, base: str | None, as_json: bool) -> str:
 
 def render_show(registry: Registry, name: str) -> str:
     """The ``templates show`` output: metadata, shadowed definitions, then the definition."""
-    from pathlib import Path
-
     info = registry.get(name).info
     lines = [
         f"name:         {info.name}",

@@ -1,12 +1,12 @@
 """Builds in the VM, step by step: pull, build, stage, prime (craft-parts in the guest), pack.
 
-Host side: :mod:`.project` (find the project upward, explode, resolve architectures and grammar),
-:mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
-:mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
-instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
-:mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events` (the JSON-lines
-stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving craft-parts) and
-:mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
+Host side: :mod:`.build_project` (find the project upward, explode, resolve architectures and
+grammar), :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject,
+run, pack), :mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved
+base instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml`
+(meta/snap.yaml), :mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events`
+(the JSON-lines stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving
+craft-parts) and :mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
 the standard library at module level, because the guest has no host dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
@@ -35,8 +35,8 @@ _LAZY = {
     "HostAction": "workbench.lifecycle.steps",
     "Event": "workbench.lifecycle.events",
     "read_events": "workbench.lifecycle.events",
-    "BuildProject": "workbench.lifecycle.project",
-    "load": "workbench.lifecycle.project",
+    "BuildProject": "workbench.lifecycle.build_project",
+    "resolve_build": "workbench.lifecycle.build_project",
 }
 
 __all__ = [
@@ -49,13 +49,13 @@ __all__ = [
     "ShellMode",
     "Step",
     "clean",
-    "load",
     "read_events",
+    "resolve_build",
 ]
 
 if TYPE_CHECKING:
+    from workbench.lifecycle.build_project import BuildProject, resolve_build
     from workbench.lifecycle.events import Event, read_events
-    from workbench.lifecycle.project import BuildProject, load
     from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
     from workbench.lifecycle.steps import HostAction, ShellMode, Step
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.lifecycle import guest_workbench, keepalive
+from workbench.lifecycle.build_project import BuildProject, resolve_build
 from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, guest_event
-from workbench.lifecycle.project import BuildProject, load
 from workbench.lifecycle.steps import (
     HostAction,
     ShellMode,
@@ -137,7 +137,7 @@ class Session:
         self.notify = notify
         self.instances = instances
         self._shell = shell or (lambda instance: instance.shell(user=BUILD_USER))
-        self.project = load(
+        self.project = resolve_build(
             start,
             build_on=options.build_on,
             build_for=options.build_for,

@@ -8,13 +8,14 @@ the provenance records.
 from __future__ import annotations
 
 from workbench.templates.decline import Declined
-from workbench.templates.explode import Exploded, explode
-from workbench.templates.model import Template, TemplateContext, TemplateInfo
+from workbench.templates.explode import Exploded, ExplodeOptions, explode
+from workbench.templates.model import Template, TemplateContext, TemplateInfo, TemplateMetadata
 from workbench.templates.provenance import Origin, Override
 from workbench.templates.registry import Registry
 
 __all__ = [
     "Declined",
+    "ExplodeOptions",
     "Exploded",
     "Origin",
     "Override",
@@ -22,5 +23,6 @@ __all__ = [
     "Template",
     "TemplateContext",
     "TemplateInfo",
+    "TemplateMetadata",
     "explode",
 ]

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.architectures.project import is_modern
 from workbench.errors import Location, SourceError, TemplateError
+from workbench.project import is_modern, load_project
 from workbench.templates.checks import check_loaded
 from workbench.templates.decline import (
     DECLINE_KEY,
@@ -31,7 +31,7 @@ from workbench.templates.decline import (
     subtree,
 )
 from workbench.templates.grammar import check_architectures, resolve_grammar
-from workbench.templates.merge import Merger
+from workbench.templates.merge import Merger, SourceNode
 from workbench.templates.model import (
     TEMPLATE_LIST_KEYS,
     Template,
@@ -40,13 +40,16 @@ from workbench.templates.model import (
     check_fragment,
     plugin_snippet,
 )
-from workbench.templates.project import ProjectInput, Usage, check_project, load_project
 from workbench.templates.provenance import Origin, Override, Tree
 from workbench.templates.registry import Registry
 from workbench.templates.selectors import resolve
 from workbench.templates.text import to_yaml
-from workbench.yamlpos import Document, to_json, to_plain
+from workbench.templates.usage import Usage, check_project
+from workbench.yamlpos import Document, load_text, to_json, to_plain
 
+ProjectInput = str | os.PathLike[str] | Document
+"""A path to snapcraft.yaml or its project directory, YAML text (a ``str`` is never a file
+name), or a loaded Document."""
 Templates = Registry | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None
 
 
@@ -102,43 +105,50 @@ class Exploded:
         return to_json(self.project)
 
 
+@dataclass(frozen=True)
+class ExplodeOptions:
+    """How to explode: ``base`` replaces the project's base for template checks and selectors;
+    ``build_on``/``build_for`` (both or neither) resolve advanced grammar; ``strict`` turns every
+    override into an error; ``enable_experimental`` allows experimental templates."""
+
+    base: str | None = None
+    build_on: str | None = None
+    build_for: str | None = None
+    strict: bool = False
+    enable_experimental: bool = False
+
+
 def explode(
     project: ProjectInput,
     *,
     templates: Templates = None,
-    base: str | None = None,
-    build_on: str | None = None,
-    build_for: str | None = None,
-    strict: bool = False,
-    enable_experimental: bool = False,
+    options: ExplodeOptions = ExplodeOptions(),
 ) -> Exploded:
     """Apply the project's templates; the input (file or Document) is never modified.
 
     ``project``: a ``pathlib.Path`` to snapcraft.yaml or its project directory, YAML text
     (``str``) or a loaded :class:`~workbench.yamlpos.Document`. ``templates``: a
     :class:`Registry`, or template directories to add above the built-ins (None: built-ins only).
-    ``base`` replaces the project's base for template checks and selectors.
-    ``build_on``/``build_for`` (both or neither) resolve advanced grammar. ``strict`` turns every
-    override into an error.
     """
-    arch = check_architectures(build_on, build_for)
+    arch = check_architectures(options.build_on, options.build_for)
     registry = templates if isinstance(templates, Registry) else Registry.default(_dirs(templates))
-    doc = load_project(project)
+    doc = _document(project)
     try:
-        return _explode(
-            doc,
-            registry,
-            base=base,
-            strict=strict,
-            enable_experimental=enable_experimental,
-            arch=arch,
-        )
+        return _explode(doc, registry, options, arch)
     except RecursionError:
         raise SourceError(
             "project or template is nested too deeply",
             hint="flatten the structure",
             location=doc.locate(()),
         ) from None
+
+
+def _document(project: ProjectInput) -> Document:
+    if isinstance(project, Document):
+        return project
+    if isinstance(project, str):
+        return load_text(project, file="<project>")
+    return load_project(project)
 
 
 def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:
@@ -150,31 +160,26 @@ def _dirs(templates: Templates) -> list[str | os.PathLike[str]]:
 
 
 def _explode(
-    doc: Document,
-    registry: Registry,
-    *,
-    base: str | None,
-    strict: bool,
-    enable_experimental: bool,
-    arch: tuple[str, str] | None,
+    doc: Document, registry: Registry, options: ExplodeOptions, arch: tuple[str, str] | None
 ) -> Exploded:
     usage = check_project(doc.data, doc.locate)
-    project_base, confinement = doc.data.get("base"), doc.data.get("confinement")
+    base, project_base = options.base, doc.data.get("base")
+    confinement = doc.data.get("confinement")
     checks = _Checks(
         base=base if base is not None else project_base,
         base_at=doc.locate(("base",)) if base is None and project_base else None,
         confinement=confinement,
         confinement_at=doc.locate(("confinement",)) if confinement else None,
-        experimental=enable_experimental,
+        experimental=options.enable_experimental,
     )
     declines = read_declines(doc.data, doc.locate, _users(doc.data, usage))
     tree = Tree.from_document(doc, template=None)
-    merger = Merger(tree, strict=strict)
+    merger = Merger(tree, strict=options.strict)
     for name in usage.names():
         where = doc.locate(usage.named_at[name])
         template = registry.get(name, location=where)
         checks.check(template.info, where)
-        _apply(tree, merger, template, usage, base=checks.base, declines=declines.get(name, []))
+        _apply(merger, template, usage, base=checks.base, declines=declines.get(name, []))
     _remove_template_lists(tree)
     check_project(tree.data, tree.locate)
     check_loaded(tree.data, checks.base, tree.locate)
@@ -262,15 +267,9 @@ class _Checks:
 
 
 def _apply(
-    tree: Tree,
-    merger: Merger,
-    template: Template,
-    usage: Usage,
-    *,
-    base: str | None,
-    declines: list[Request],
+    merger: Merger, template: Template, usage: Usage, *, base: str | None, declines: list[Request]
 ) -> None:
-    name = template.info.name
+    tree, name = merger.tree, template.info.name
     root = tree.data
     context = TemplateContext(
         base=base,
@@ -303,9 +302,7 @@ def _apply(
             merger.merge(
                 root,
                 key,
-                source=fragment,
-                src_parent=frag,
-                src_key=key,
+                SourceNode(fragment, frag, key),
                 path=(key,),
                 decline=subtree(declined, key),
             )
@@ -314,9 +311,7 @@ def _apply(
             merger.merge(
                 root["apps"],
                 app,
-                source=fragment,
-                src_parent=snippets,
-                src_key="*",
+                SourceNode(fragment, snippets, "*"),
                 path=("apps", app),
                 decline=combine(subtree(declined, "apps", "*"), subtree(declined, "apps", app)),
             )
@@ -327,9 +322,7 @@ def _apply(
                 merger.merge(
                     parts,
                     part,
-                    source=fragment,
-                    src_parent=frag_parts,
-                    src_key=snippet,
+                    SourceNode(fragment, frag_parts, snippet),
                     path=("parts", part),
                     decline=combine(
                         subtree(declined, "parts", snippet), subtree(declined, "parts", part)
@@ -352,9 +345,7 @@ def _apply(
         merger.merge(
             parts,
             part,
-            source=fragment,
-            src_parent=frag_parts,
-            src_key=part,
+            SourceNode(fragment, frag_parts, part),
             path=("parts", part),
             decline=subtree(declined, "parts", part),
         )

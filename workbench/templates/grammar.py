@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from craft_grammar import GrammarProcessor
+from craft_grammar.errors import CraftGrammarError, UnsatisfiedStatementError
 
 from workbench.errors import SourceError, UsageError
 from workbench.templates.provenance import Origin, Tree, is_container, same
-
-if TYPE_CHECKING:
-    from craft_grammar import GrammarProcessor
 
 GRAMMAR_KEYS = (
     "source",
@@ -49,8 +49,6 @@ def check_architectures(build_on: str | None, build_for: str | None) -> tuple[st
 
 def resolve_grammar(tree: Tree, *, build_on: str, build_for: str) -> None:
     """Resolve the grammar of every part of ``tree.data`` in place."""
-    from craft_grammar import GrammarProcessor  # heavy (pydantic): only when resolving
-
     parts = tree.data.get("parts")
     if not isinstance(parts, Mapping):
         return
@@ -68,8 +66,6 @@ def resolve_grammar(tree: Tree, *, build_on: str, build_for: str) -> None:
 
 
 def _resolve_key(tree: Tree, processor: GrammarProcessor, part: Any, key: str) -> None:
-    from craft_grammar.errors import CraftGrammarError, UnsatisfiedStatementError
-
     grammar = part[key]
     origin = tree.origin(part, key)
     _check_keys(grammar, origin)

@@ -22,6 +22,7 @@ applied earlier: that disagreement is an override too. With ``strict`` every ove
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import Location, TemplateError
@@ -30,6 +31,23 @@ from workbench.templates.provenance import Origin, Override, Tree, same, step
 from workbench.yamlpos import key_path, to_plain
 
 _Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceNode:
+    """The value to merge: ``parent[key]`` in ``tree`` (a template's resolved fragment)."""
+
+    tree: Tree
+    parent: Mapping[Any, Any]
+    key: Any
+
+    @property
+    def value(self) -> Any:
+        return self.parent[self.key]
+
+    @property
+    def origin(self) -> Origin:
+        return self.tree.origin(self.parent, self.key)
 
 
 class Merger:
@@ -45,17 +63,13 @@ class Merger:
         self,
         parent: Any,
         key: Any,
+        node: SourceNode,
         *,
-        source: Tree,
-        src_parent: Mapping[Any, Any],
-        src_key: Any,
         path: _Path,
         decline: Declines | Location | None = None,
     ) -> None:
-        """Merge ``src_parent[src_key]`` (a node of ``source``) into ``parent[key]``, leaving out
-        what ``decline`` declines."""
-        value = src_parent[src_key]
-        origin = source.origin(src_parent, src_key)
+        """Merge ``node`` into ``parent[key]``, leaving out what ``decline`` declines."""
+        source, value, origin = node.tree, node.value, node.origin
         if isinstance(decline, Location):
             self._decline(path, origin, value, decline)
             return
@@ -71,9 +85,7 @@ class Merger:
                 self.merge(
                     current,
                     sub,
-                    source=source,
-                    src_parent=value,
-                    src_key=sub,
+                    SourceNode(source, value, sub),
                     path=(*path, step(value, sub)),
                     decline=subtree(decline, str(sub)),
                 )
@@ -83,11 +95,8 @@ class Merger:
             return
         if same(current, value):
             return
-        kept = self.tree.origin(parent, key)
-        if current:
-            self._record(path, origin, value, winning=current, overridden=value, winner=kept)
-        else:
-            self._record(path, origin, value, winning=value, overridden=current, winner=origin)
+        self._record(path, (origin, value), (self.tree.origin(parent, key), current))
+        if not current:
             self.tree.set(parent, key, self.tree.copy_from(source, value), origin)
 
     def _merge_list(
@@ -127,20 +136,16 @@ class Merger:
         )
 
     def _record(
-        self,
-        path: _Path,
-        origin: Origin,
-        template_value: Any,
-        *,
-        winning: Any,
-        overridden: Any,
-        winner: Origin,
+        self, path: _Path, template: tuple[Origin, Any], current: tuple[Origin, Any]
     ) -> None:
+        """Record the override at ``path``: the current value wins unless it is falsy."""
+        (origin, value), (kept, held) = template, current
+        winner, winning, overridden = (kept, held, value) if held else (origin, value, held)
         assert origin.template is not None
         override = Override(
             path=key_path(path),
             template=origin.template,
-            template_value=to_plain(template_value),
+            template_value=to_plain(value),
             winning_value=to_plain(winning),
             overridden_value=to_plain(overridden),
             winner=winner.label,

@@ -11,8 +11,9 @@ A template is a snapcraft.yaml-shaped fragment plus a ``template:`` metadata map
     parts: {"*": {...}, "*[plugin=X]": {...}, "NAME/part": {...}}
     <any other key>: merged into the project root
 
-A Python-function template gets the same metadata at registration and returns the fragment (without
-``template:``) from a :class:`TemplateContext`; its output obeys the same rules.
+A Python-function template gets the same metadata mapping (:class:`TemplateMetadata`) at
+registration and returns the fragment (without ``template:``) from a :class:`TemplateContext`;
+its output obeys the same rules.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from workbench.errors import Location, TemplateError
 from workbench.templates.provenance import Tree
@@ -35,6 +36,15 @@ CONFINEMENTS = ("strict", "devmode", "classic")
 METADATA_KEYS = ("summary", "bases", "confinement", "experimental")
 PLUGIN_SNIPPET = re.compile(r"^\*\[plugin=(?P<plugin>[^\]\s]+)\]$")
 TEMPLATE_LIST_KEYS = ("templates", "extensions")
+
+
+class TemplateMetadata(TypedDict):
+    """The ``template:`` mapping of a YAML template, given as a dict to a Python one."""
+
+    summary: str
+    bases: list[str]
+    confinement: NotRequired[list[str]]
+    experimental: NotRequired[bool]
 
 
 @dataclass(frozen=True)
@@ -108,43 +118,19 @@ def load_template(path: Path, name: str) -> Template:
             hint="add template: {summary: ..., bases: [...]}",
             location=doc.locate(("template",)),
         )
-    unknown = [key for key in meta if key not in METADATA_KEYS]
-    if unknown:
-        raise TemplateError(
-            f"unknown template metadata key {unknown[0]!r}",
-            hint=f"use {', '.join(METADATA_KEYS)}",
-            location=doc.locate(("template", unknown[0])),
-        )
-    info = make_info(
-        name,
-        source=str(path),
-        summary=meta.get("summary"),
-        bases=meta.get("bases"),
-        confinement=meta.get("confinement", ["strict"]),
-        experimental=meta.get("experimental", False),
-        where=lambda key: doc.locate(("template", key)),
-    )
+    info = make_info(name, meta, source=str(path), where=lambda key: doc.locate(("template", key)))
     return Template(info=info, build=lambda _context: doc)
 
 
 def function_template(
-    name: str,
-    function: TemplateFunction,
-    *,
-    summary: str,
-    bases: tuple[str, ...] | list[str],
-    confinement: tuple[str, ...] | list[str] = ("strict",),
-    experimental: bool = False,
+    name: str, function: TemplateFunction, metadata: TemplateMetadata
 ) -> Template:
     """A template whose fragment is computed by ``function(context)``."""
     source = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
     info = make_info(
         name,
+        metadata,
         source=source,
-        summary=summary,
-        bases=list(bases),
-        confinement=list(confinement),
-        experimental=experimental,
         where=lambda key: Location(file=source, path=f"template.{key}"),
     )
 
@@ -170,15 +156,23 @@ def function_template(
 
 def make_info(
     name: str,
+    metadata: Mapping[str, object],
     *,
     source: str,
-    summary: Any,
-    bases: Any,
-    confinement: Any,
-    experimental: Any,
     where: Callable[[str], Location],
 ) -> TemplateInfo:
-    """Check raw metadata values and build the :class:`TemplateInfo`."""
+    """Check raw ``template:`` metadata (see :class:`TemplateMetadata`) and build the
+    :class:`TemplateInfo`; ``where`` positions a metadata key."""
+    unknown = [key for key in metadata if key not in METADATA_KEYS]
+    if unknown:
+        raise TemplateError(
+            f"unknown template metadata key {unknown[0]!r}",
+            hint=f"use {', '.join(METADATA_KEYS)}",
+            location=where(unknown[0]),
+        )
+    summary = metadata.get("summary")
+    confinement = metadata.get("confinement", ["strict"])
+    experimental = metadata.get("experimental", False)
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise TemplateError(
             f"invalid template name {name!r}",
@@ -191,7 +185,7 @@ def make_info(
             hint="add template.summary: one line of text",
             location=where("summary"),
         )
-    base_list = _names(bases, name, "bases", BASE_PATTERN, where)
+    base_list = _names(metadata.get("bases"), name, "bases", BASE_PATTERN, where)
     if not base_list:
         raise TemplateError(
             f"template {name} lists no bases",

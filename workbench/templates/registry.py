@@ -26,6 +26,7 @@ from workbench.templates.model import (
     Template,
     TemplateFunction,
     TemplateInfo,
+    TemplateMetadata,
     function_template,
     load_template,
 )
@@ -41,7 +42,7 @@ def env_template_dirs(environ: Mapping[str, str]) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class Entry:
+class TemplateDefinition:
     """One template definition: its name and source (a file, or a registered function)."""
 
     name: str
@@ -53,7 +54,7 @@ class Registry:
     """Named templates in layers; later layers shadow earlier ones."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, list[Entry]] = {}
+        self._entries: dict[str, list[TemplateDefinition]] = {}
         self._functions: dict[str, Template] = {}
         self._loaded: dict[str, Template] = {}
 
@@ -77,7 +78,7 @@ class Registry:
             )
         for file in sorted(path.glob("*.yaml")):
             if NAME_PATTERN.match(file.stem):
-                self._add(Entry(file.stem, str(file), layer or str(path)))
+                self._add(TemplateDefinition(file.stem, str(file), layer or str(path)))
         for file in sorted(path.glob("*.py")):
             if not file.name.startswith("_"):
                 self.add_python(file)
@@ -109,29 +110,14 @@ class Registry:
                 location=Location(file=str(file), line=line),
             ) from exc
 
-    def register(
-        self,
-        name: str,
-        function: TemplateFunction,
-        *,
-        summary: str,
-        bases: Sequence[str],
-        confinement: Sequence[str] = ("strict",),
-        experimental: bool = False,
-    ) -> None:
-        """Register a Python-function template under ``name`` (shadowing any file of that name)."""
-        template = function_template(
-            name,
-            function,
-            summary=summary,
-            bases=tuple(bases),
-            confinement=tuple(confinement),
-            experimental=experimental,
-        )
+    def register(self, name: str, function: TemplateFunction, metadata: TemplateMetadata) -> None:
+        """Register a Python-function template under ``name`` (shadowing any file of that name);
+        ``metadata`` is what a YAML template's ``template:`` mapping holds."""
+        template = function_template(name, function, metadata)
         self._functions[name] = template
-        self._add(Entry(name, template.info.source, "python"))
+        self._add(TemplateDefinition(name, template.info.source, "python"))
 
-    def _add(self, entry: Entry) -> None:
+    def _add(self, entry: TemplateDefinition) -> None:
         self._entries.setdefault(entry.name, []).append(entry)
         self._loaded.pop(entry.name, None)
 
@@ -139,7 +125,7 @@ class Registry:
         """Every template name, sorted."""
         return sorted(self._entries)
 
-    def definitions(self, name: str) -> list[Entry]:
+    def definitions(self, name: str) -> list[TemplateDefinition]:
         """Every definition of ``name``, earliest first: the last one is in use, the others are
         shadowed by it."""
         return list(self._entries.get(name, []))

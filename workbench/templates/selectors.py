@@ -90,7 +90,7 @@ class _Resolver:
                 name, bases = split_selector(key)
             except ValueError as exc:
                 raise self.error(
-                    f"invalid selector {key!r}: {exc}", node, key, source=source, path=path
+                    f"invalid selector {key!r}: {exc}", node, key, (source, path)
                 ) from None
             groups.setdefault(name, []).append((key, bases))
         chosen: dict[Any, Any] = {}
@@ -102,8 +102,7 @@ class _Resolver:
                     f"{name!r} is given both plain and as {other!r}",
                     node,
                     other,
-                    source=source,
-                    path=path,
+                    (source, path),
                     hint="write the key only with @ selectors (KEY@ is the else)",
                 )
             matching = [key for key, bases in keys if bases and self.base in bases]
@@ -112,8 +111,7 @@ class _Resolver:
                     f"selectors {matching[0]!r} and {matching[1]!r} both match base {self.base!r}",
                     node,
                     matching[1],
-                    source=source,
-                    path=path,
+                    (source, path),
                     hint="list each base in one selector only",
                 )
             fallback = [key for key, bases in keys if bases == ()]
@@ -123,15 +121,10 @@ class _Resolver:
         return chosen
 
     def error(
-        self,
-        brief: str,
-        node: Any,
-        key: Any,
-        *,
-        source: _Path,
-        path: _Path,
-        hint: str | None = None,
+        self, brief: str, node: Any, key: Any, where: tuple[_Path, _Path], hint: str | None = None
     ) -> TemplateError:
+        """The error at ``node[key]``; ``where`` is the node's (source, path)."""
         at = step(node, key)
+        source, path = where
         location = self.origin((*source, at), (*path, at)).location
         return TemplateError(f"template {self.template}: {brief}", hint=hint, location=location)

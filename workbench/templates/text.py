@@ -182,14 +182,15 @@ class _Splice:
                     own_text = re.sub(rf"(?m)^ {{{col}}}<<[ \t]*:[^\n]*\n", "", own_text)
                 self.chunks.append(own_text)
             else:
-                self.value(value, doc, (*path, str(key)), value_node, start=start, end=end)
+                self.value(value, doc, (*path, str(key)), value_node, (start, end))
 
     def value(
-        self, data: Any, doc: Document, path: _Path, node: Any, *, start: int, end: int
+        self, data: Any, doc: Document, path: _Path, node: Any, span: tuple[int, int]
     ) -> None:
-        """An edited container at ``path``: the text before it, itself, the text after it."""
+        """An edited container at ``path`` whose text is ``doc.text[start:end]`` (``span``): the
+        text before it, itself, the text after it."""
         assert doc.text is not None
-        text = doc.text
+        text, (start, end) = doc.text, span
         if self.tree.mirror(data) != (doc, path) or not start <= node.start_mark.index < end:
             raise _Unsupported  # not this document's node, or an alias
         if isinstance(node, yaml.SequenceNode) and node.flow_style:
@@ -231,7 +232,7 @@ class _Splice:
             if isinstance(item, yaml.MappingNode) and not item.flow_style and item.value:
                 self.mapping(value, doc, (*path, at), item, prefix)
             else:
-                self.value(value, doc, (*path, at), item, start=starts[at], end=end)
+                self.value(value, doc, (*path, at), item, (starts[at], end))
 
     def flow(self, data: list[Any], doc: Document, path: _Path, node: Any) -> str:
         """An edited flow list of scalars: the source's items as written, the others plain."""

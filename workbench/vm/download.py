@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from workbench.errors import VmError
-from workbench.progress import Listener, Progress, ignore
+from workbench.progress import Progress, ProgressListener, ignore
 from workbench.vm.builders.recipe import CHUNK
 
 TIMEOUT = 60.0
@@ -66,7 +66,7 @@ def download(
     *,
     sha256: str,
     size: int | None = None,
-    listener: Listener = ignore,
+    listener: ProgressListener = ignore,
     task: str | None = None,
 ) -> None:
     """Fetch ``url`` into ``dest`` (resuming ``dest.part``); raise VmError on a digest mismatch.

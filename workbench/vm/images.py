@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 from workbench import dirs, yamlpos
 from workbench.errors import SourceError, UsageError, VmError
 from workbench.files import PUBLIC, write_atomic
-from workbench.progress import Listener, Progress, ignore
+from workbench.progress import Progress, ProgressListener, ignore
 from workbench.vm import builders
 from workbench.vm.builders.recipe import sha256_file
 from workbench.vm.builders.session import BuildSession
@@ -336,7 +336,7 @@ def _current(item: IndexEntry) -> BootImage | None:
     return _cached(item, record)
 
 
-def _build(item: IndexEntry, listener: Listener) -> BootImage:
+def _build(item: IndexEntry, listener: ProgressListener) -> BootImage:
     assert item.builder is not None
     builder = builders.builder(item.builder)
     recipe = builder.recipe()
@@ -364,7 +364,7 @@ def _build(item: IndexEntry, listener: Listener) -> BootImage:
     return _finish(item, _record(item, final, files, recipe=recipe.digest, seconds=seconds))
 
 
-def _fetch(item: IndexEntry, listener: Listener, rebuild: bool) -> BootImage:
+def _fetch(item: IndexEntry, listener: ProgressListener, rebuild: bool) -> BootImage:
     """Download the files of ``item``; a file already there is kept only if its sha256 matches."""
     assert item.files is not None
     parent = dirs.images_dir() / item.name
@@ -406,7 +406,7 @@ def _finish(item: IndexEntry, record: dict[str, Any]) -> BootImage:
 
 
 def ensure_image(
-    name: str, *, listener: Listener | None = None, rebuild: bool = False
+    name: str, *, listener: ProgressListener | None = None, rebuild: bool = False
 ) -> BootImage:
     """The cached image ``name``, built or downloaded first if needed (or if ``rebuild``).
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from workbench.errors import VmError
-from workbench.progress import Listener, Progress
+from workbench.progress import Progress, ProgressListener
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def run_checks(
     checks: Sequence[Check],
     *,
     qemu_alive: Callable[[], bool],
-    listener: Listener,
+    listener: ProgressListener,
     task: str,
     poll: float = 0.1,
 ) -> None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import dirs
 from workbench.errors import BuildError, UsageError, VmError, WorkbenchError
 from workbench.files import write_atomic
-from workbench.progress import Listener, ignore
+from workbench.progress import ProgressListener, ignore
 from workbench.vm import accel as accel_mod
 from workbench.vm import diagnose, qemu, rekey, watchdog
 from workbench.vm.instance import InstanceDir, InstanceState, Status
@@ -173,7 +173,7 @@ class Instance:
         share_mode: str = "ro",
         shares: Mapping[str, Path] | None = None,
         timeouts: Timeouts = Timeouts(),
-        listener: Listener = ignore,
+        listener: ProgressListener = ignore,
         notify: Callable[[str], None] | None = None,
         instances: Path | None = None,
     ) -> None:

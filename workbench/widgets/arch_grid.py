@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import ipywidgets as w
 
-from workbench.architectures import KNOWN_ARCHS, Claim, Entry, Stanza, claims
+from workbench.architectures import KNOWN_ARCHS, Claim, Stanza, StanzaEntry, claims
 from workbench.widgets.style import CSS, esc
 
 CLAIMED = "#bbf7d0"
@@ -23,7 +23,7 @@ def grid_rows(stanza: Stanza, hosts: Iterable[str] = KNOWN_ARCHS) -> tuple[Claim
     return claims(stanza, hosts)
 
 
-def entry_label(entry: Entry) -> str:
+def entry_label(entry: StanzaEntry) -> str:
     """``"entry 0: build-on i386 -> run-on amd64, i386"`` (plus ``optional``)."""
     text = (
         f"entry {entry.index}: build-on {', '.join(entry.build_on)} "

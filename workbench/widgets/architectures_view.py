@@ -22,9 +22,9 @@ from workbench.errors import UsageError, WorkbenchError, format_error
 from workbench.widgets.arch_grid import ArchGrid
 from workbench.widgets.build_set import BuildSetView
 from workbench.widgets.convert_view import ConvertView
-from workbench.widgets.dialects import DialectsView
+from workbench.widgets.dialects_view import DialectsView
 from workbench.widgets.editor import YamlEditor
-from workbench.widgets.outcome import OutcomeView
+from workbench.widgets.outcome_view import OutcomeView
 from workbench.widgets.style import verdict_badge
 from workbench.yamlpos import load_text
 

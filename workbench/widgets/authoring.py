@@ -24,7 +24,7 @@ import traitlets
 from workbench.errors import UsageError, WorkbenchError, format_error
 from workbench.progress import Progress
 from workbench.project import project_file
-from workbench.templates import Exploded, Registry, TemplateInfo, explode
+from workbench.templates import Exploded, ExplodeOptions, Registry, TemplateInfo, explode
 from workbench.templates.model import NAME_PATTERN
 from workbench.widgets.editor import YamlEditor
 from workbench.widgets.explode_view import BASES, with_templates
@@ -152,7 +152,9 @@ def apply_all(
             start = time.perf_counter()
             try:
                 result: Exploded | None = explode(
-                    with_templates(doc, [name]), templates=registry, base=base
+                    with_templates(doc, [name]),
+                    templates=registry,
+                    options=ExplodeOptions(base=base),
                 )
                 error = None
             except WorkbenchError as err:

@@ -51,8 +51,8 @@ from workbench.vm import watchdog
 from workbench.widgets.follow import following
 from workbench.widgets.log import LogPane
 from workbench.widgets.prime_browser import (
-    Entry,
     PrimeBrowser,
+    PrimePath,
     listing_command,
     packed_snap_yaml,
     parse_listing,
@@ -263,10 +263,10 @@ class BuildView(w.VBox):  # type: ignore[misc]
 
     def _part_names(self) -> list[str]:
         """The project's parts, for the clean menus (none when the project does not load)."""
-        from workbench.lifecycle.project import load
+        from workbench.lifecycle.build_project import resolve_build
 
         try:
-            return list(load(self.project).parts)
+            return list(resolve_build(self.project).parts)
         except WorkbenchError:
             return []
 
@@ -371,7 +371,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
         lines.flush()
         return f"exit status {result.exit_status}"
 
-    def _browse_job(self, reporter: Reporter) -> tuple[list[Entry], str, str]:
+    def _browse_job(self, reporter: Reporter) -> tuple[list[PrimePath], str, str]:
         from workbench.lifecycle import Session
 
         session = Session(self.project, self._options("pack"), instances=self.instances)
@@ -552,7 +552,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.times_view.value = CSS + table(("snapshot", "name", "took"), rows)
         return f"{measured[0]} {measured[1]} took {measured[2]:.2f} s"
 
-    def _show_prime(self, found: tuple[list[Entry], str, str]) -> str:
+    def _show_prime(self, found: tuple[list[PrimePath], str, str]) -> str:
         entries, snap_yaml, note = found
         self.browser.show(entries, snap_yaml, note)
         return f"{len(entries)} paths in prime/" + (f"; {note}" if note else "")

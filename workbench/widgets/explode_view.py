@@ -21,7 +21,7 @@ import traitlets
 
 from workbench.errors import WorkbenchError, format_error
 from workbench.project import project_file
-from workbench.templates import Exploded, Registry, explode
+from workbench.templates import Exploded, ExplodeOptions, Registry, explode
 from workbench.templates.grammar import ARCHITECTURES
 from workbench.templates.model import TEMPLATE_LIST_KEYS
 from workbench.widgets.diff import render_diff
@@ -158,11 +158,13 @@ class ExplodeView(w.VBox):  # type: ignore[misc]
             result = explode(
                 doc,
                 templates=self.registry,
-                base=self.base.value or None,
-                build_on=self.build_on.value or None,
-                build_for=self.build_for.value or None,
-                strict=self.strict.value,
-                enable_experimental=self.experimental.value,
+                options=ExplodeOptions(
+                    base=self.base.value or None,
+                    build_on=self.build_on.value or None,
+                    build_for=self.build_for.value or None,
+                    strict=self.strict.value,
+                    enable_experimental=self.experimental.value,
+                ),
             )
         except WorkbenchError as err:
             self._show_error(err)

@@ -23,7 +23,7 @@ SNAP_YAML = "meta/snap.yaml"
 
 
 @dataclass(frozen=True)
-class Entry:
+class PrimePath:
     """One path under prime/: its kind (file, dir, link, other) and size in bytes."""
 
     path: str
@@ -36,17 +36,17 @@ def listing_command(prime: str) -> list[str]:
     return ["find", prime, "-mindepth", "1", "-printf", "%y %s %P\\n"]
 
 
-def parse_listing(text: str) -> list[Entry]:
+def parse_listing(text: str) -> list[PrimePath]:
     """The entries of :func:`listing_command`'s output, sorted by path."""
     entries = []
     for line in text.splitlines():
         kind, size, path = [*line.split(" ", 2), "", ""][:3]
         if path and size.isdigit():
-            entries.append(Entry(path, KINDS.get(kind, "other"), int(size)))
+            entries.append(PrimePath(path, KINDS.get(kind, "other"), int(size)))
     return sorted(entries, key=lambda e: e.path)
 
 
-def render_listing(entries: Sequence[Entry]) -> str:
+def render_listing(entries: Sequence[PrimePath]) -> str:
     """A table of the entries (directories end with ``/``; sizes of files only)."""
     rows = [
         (e.path + ("/" if e.kind == "dir" else ""), e.kind, str(e.size) if e.kind == "file" else "")
@@ -78,7 +78,7 @@ class PrimeBrowser(w.VBox):  # type: ignore[misc]
     """prime/'s listing beside the packed snap.yaml; :meth:`show` fills both (kernel thread)."""
 
     def __init__(self) -> None:
-        self.entries: list[Entry] = []
+        self.entries: list[PrimePath] = []
         self.snap_yaml = ""
         self.listing = w.HTML()
         self.listing.add_class("wb-prime")
@@ -86,7 +86,7 @@ class PrimeBrowser(w.VBox):  # type: ignore[misc]
         self.yaml_view.add_class("wb-snap-yaml")
         super().__init__([w.HBox([self.listing, self.yaml_view])])
 
-    def show(self, entries: Sequence[Entry], snap_yaml: str, note: str = "") -> None:
+    def show(self, entries: Sequence[PrimePath], snap_yaml: str, note: str = "") -> None:
         """Show ``entries`` and ``snap_yaml`` (``note`` says why one is missing)."""
         self.entries = list(entries)
         self.snap_yaml = snap_yaml

@@ -56,7 +56,7 @@ class Reporter:
             raise Cancelled
 
     def progress(self, event: Progress) -> None:
-        """Report progress (a :data:`workbench.progress.Listener` too)."""
+        """Report progress (a :data:`workbench.progress.ProgressListener` too)."""
         self._emit(TaskEvent("progress", event))
 
     def log(self, line: str) -> None:

@@ -51,6 +51,8 @@ def register(registry: Registry) -> None:
     registry.register(
         "per-command",
         per_command,
-        summary="A part per app command that checks the command is in the snap",
-        bases=["core22", "core24"],
+        {
+            "summary": "A part per app command that checks the command is in the snap",
+            "bases": ["core22", "core24"],
+        },
     )

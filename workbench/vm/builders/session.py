@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from workbench.errors import VmError
-from workbench.progress import Listener, Progress
+from workbench.progress import Progress, ProgressListener
 
 TAIL_LINES = 30
 
@@ -25,7 +25,12 @@ class BuildSession:
     """Steps, progress and the build log of one image build."""
 
     def __init__(
-        self, name: str, steps: Sequence[str], log: TextIO, log_path: Path, listener: Listener
+        self,
+        name: str,
+        steps: Sequence[str],
+        log: TextIO,
+        log_path: Path,
+        listener: ProgressListener,
     ) -> None:
         self.name = name
         self.steps = list(steps)

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import craft_platforms
+
 from workbench.architectures.model import ALL, KNOWN_ARCHS, ModernPlan, PlatformBuild
 from workbench.architectures.parse import Collector, NodePath
-from workbench.architectures.project import effective_base, project_base
 from workbench.errors import ArchitectureError, Location
+from workbench.project import effective_base, project_base
 from workbench.yamlpos import Document
 
 Platforms = dict[str, dict[str, list[str]] | None]
@@ -52,8 +54,6 @@ def plan_platforms(
     ``base`` and ``build_base`` are passed as the project writes them (``base: bare`` with a
     ``build-base``, a ``type: base`` snap without ``base``): craft-platforms counts them.
     """
-    import craft_platforms
-
     try:
         infos = craft_platforms.snap.get_platforms_snap_build_plan(
             base,  # type: ignore[arg-type]  # None is valid for base/kernel/snapd snaps

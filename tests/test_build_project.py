@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import ArchitectureError, SourceError, UsageError
-from workbench.lifecycle.project import load
+from workbench.lifecycle.build_project import resolve_build
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "build"
 
@@ -27,16 +27,16 @@ def test_load_finds_the_root_upward_without_moving_cwd(tmp_path: Path) -> None:
     deep = tmp_path / "proj" / "src" / "lib"
     deep.mkdir(parents=True)
     cwd = Path.cwd()
-    project = load(deep)
+    project = resolve_build(deep)
     assert project.root == tmp_path / "proj"
     assert project.file == tmp_path / "proj" / "snap" / "snapcraft.yaml"
     assert Path.cwd() == cwd
     with pytest.raises(UsageError, match=r"no snapcraft\.yaml"):
-        load(tmp_path)
+        resolve_build(tmp_path)
 
 
 def test_c_example_resolves_for_amd64_from_its_source_dir() -> None:
-    project = load(EXAMPLES / "c-make" / "src")
+    project = resolve_build(EXAMPLES / "c-make" / "src")
     assert project.root == EXAMPLES / "c-make"
     assert (project.name, project.version) == ("hello-make", "1.0")
     assert (project.build_on, project.build_for, project.architectures) == (
@@ -48,21 +48,21 @@ def test_c_example_resolves_for_amd64_from_its_source_dir() -> None:
 
 
 def test_example_1_claims_both_archs_only_when_built_on_i386() -> None:
-    on_amd64 = load(EXAMPLES / "arch-example-1")
+    on_amd64 = resolve_build(EXAMPLES / "arch-example-1")
     assert on_amd64.architectures == ("amd64",)
     assert "no entry builds on amd64" in on_amd64.arch_reason
-    on_i386 = load(EXAMPLES / "arch-example-1", build_on="i386")
+    on_i386 = resolve_build(EXAMPLES / "arch-example-1", build_on="i386")
     assert on_i386.architectures == ("amd64", "i386")
     assert on_i386.build_for == "i386"
 
 
 def test_vm_arch_limits_build_on() -> None:
     with pytest.raises(UsageError, match="a amd64 VM cannot build on arm64"):
-        load(EXAMPLES / "c-make", build_on="arm64")
+        resolve_build(EXAMPLES / "c-make", build_on="arm64")
 
 
 def test_template_example_explodes_with_its_templates_dir() -> None:
-    project = load(
+    project = resolve_build(
         EXAMPLES / "template-chain", templates=[EXAMPLES / "template-chain" / "templates"]
     )
     app = project.data["apps"]["hello-chain"]
@@ -88,8 +88,8 @@ parts:
       - make
 """,
     )
-    assert load(tmp_path).parts["p"]["build-packages"] == ["gcc-multilib", "make"]
-    assert load(tmp_path, build_on="i386").parts["p"]["build-packages"] == ["gcc", "make"]
+    assert resolve_build(tmp_path).parts["p"]["build-packages"] == ["gcc-multilib", "make"]
+    assert resolve_build(tmp_path, build_on="i386").parts["p"]["build-packages"] == ["gcc", "make"]
 
 
 def test_modern_platforms_without_an_amd64_build_point_at_platforms(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_modern_platforms_without_an_amd64_build_point_at_platforms(tmp_path: Pa
         "parts:\n  p:\n    plugin: nil\n",
     )
     with pytest.raises(ArchitectureError, match="no platform builds on amd64") as err:
-        load(tmp_path)
+        resolve_build(tmp_path)
     assert err.value.location is not None
     assert err.value.location.line == 4
 
@@ -127,7 +127,7 @@ def test_modern_platforms_without_an_amd64_build_point_at_platforms(tmp_path: Pa
 def test_bad_projects_point_at_the_line(tmp_path: Path, text: str, message: str, line: int) -> None:
     write(tmp_path / "snapcraft.yaml", text)
     with pytest.raises(SourceError, match=message) as err:
-        load(tmp_path)
+        resolve_build(tmp_path)
     assert err.value.location is not None
     assert err.value.location.line == line
 
@@ -137,6 +137,6 @@ def test_hints_are_read(tmp_path: Path) -> None:
     file = tmp_path / "p" / "snapcraft.yaml"
     text = file.read_text() + "x-workbench:\n  build-environment: {memory: 3G, cpus: 3}\n"
     file.write_text(text)
-    hints = load(tmp_path / "p").hints
+    hints = resolve_build(tmp_path / "p").hints
     assert (hints.memory, hints.cpus) == ("3G", 3)
     assert file.read_text() == text  # the user's file is never modified

@@ -13,10 +13,9 @@ import ipywidgets as w
 import traitlets
 
 from workbench.architectures import BuildSet, Outcome, judge
+from workbench.architectures.outcome import RESULTS
 from workbench.errors import WorkbenchError, format_error
 from workbench.widgets.style import CSS, esc, table, verdict_badge
-
-RESULTS = ("success", "failure")
 
 
 def outcome_html(outcome: Outcome) -> str:

@@ -1,12 +1,13 @@
 """The project a build works on: found upward from any directory, exploded, arch-resolved.
 
-:func:`load` finds the project upward from any directory (:func:`workbench.project.find_root`,
-which never changes the working directory), explodes the project's templates, resolves which
-architectures the snap claims when built on the build arch (the ``architectures`` keyword, or
-``platforms`` on core22+), resolves the parts' advanced grammar for that build, and reads the
-``x-workbench: build-environment`` hints (memory, CPUs). Names that become file or directory names
-(the snap's name and version, part and app names) must follow snapcraft's naming rules, so none can
-reach outside its directory (``../``, ``/``, NUL) or be longer than a file name may be.
+:func:`resolve_build` finds the project upward from any directory
+(:func:`workbench.project.find_root`, which never changes the working directory), explodes the
+project's templates, resolves which architectures the snap claims when built on the build arch (the
+``architectures`` keyword, or ``platforms`` on core22+), resolves the parts' advanced grammar for
+that build, and reads the ``x-workbench: build-environment`` hints (memory, CPUs). Names that become
+file or directory names (the snap's name and version, part and app names) must follow snapcraft's
+naming rules, so none can reach outside its directory (``../``, ``/``, NUL) or be longer than a
+file name may be.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.architectures import claim, parse, plan_modern
 from workbench.errors import ArchitectureError, Location, SourceError, UsageError
-from workbench.project import find_root, load_project
+from workbench.project import find_root, is_modern, load_project, project_base
+from workbench.templates import ExplodeOptions, explode
 from workbench.yamlpos import Document, key_path
 
 HINTS_KEY = "x-workbench"
@@ -101,7 +104,7 @@ class BuildProject:
         return {p.name: base64.b64encode(p.read_bytes()).decode() for p in files}
 
 
-def load(
+def resolve_build(
     start: Path,
     *,
     build_on: str | None = None,
@@ -113,9 +116,6 @@ def load(
 
     ``templates``: template directories added above the built-ins.
     """
-    from workbench.architectures import is_modern, project_base
-    from workbench.templates import explode
-
     root = find_root(start)
     document = load_project(root)
     _check_fields(document)
@@ -130,7 +130,11 @@ def load(
         target, claimed, reason = _modern(document, on, build_for)
     else:
         target, claimed, reason = _legacy(document, on, build_for)
-    exploded = explode(document, templates=list(templates), build_on=on, build_for=target)
+    exploded = explode(
+        document,
+        templates=list(templates),
+        options=ExplodeOptions(build_on=on, build_for=target),
+    )
     data = exploded.to_plain()
     origins = exploded.origins
     _check_names(data, lambda p: origins[key_path(p)].location if key_path(p) in origins else None)
@@ -190,8 +194,6 @@ def _check_names(
 
 
 def _legacy(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:
-    from workbench.architectures import claim, parse
-
     got = claim(parse(document), on)
     concrete = [arch for arch in got.architectures if arch != "all"]
     target = build_for or (concrete[0] if len(concrete) == 1 else on)
@@ -199,8 +201,6 @@ def _legacy(document: Document, on: str, build_for: str | None) -> tuple[str, tu
 
 
 def _modern(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:
-    from workbench.architectures import plan_modern
-
     builds = [
         build
         for build in plan_modern(document).builds

@@ -1,34 +1,16 @@
-"""The project side of explode: find and load snapcraft.yaml, check its shape, read its templates.
-
-``project`` may be a :class:`pathlib.Path` (or any ``os.PathLike``) to the file or to a project
-directory, YAML text as a ``str``, or an already loaded :class:`~workbench.yamlpos.Document`.
-A ``str`` is always YAML text, never a file name.
-"""
+"""Which templates a project names, for which apps: read while checking the shape explode needs."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NoReturn
 
 from workbench.errors import Location, SourceError
-from workbench.project import project_file
 from workbench.templates.model import TEMPLATE_LIST_KEYS
-from workbench.yamlpos import Document, KeyPath, load_file, load_text
+from workbench.yamlpos import KeyPath
 
-ProjectInput = str | os.PathLike[str] | Document
 Locator = Callable[[KeyPath], Location]
-
-
-def load_project(project: ProjectInput) -> Document:
-    """Load ``project`` (see the module docstring for the accepted forms)."""
-    if isinstance(project, Document):
-        return project
-    if isinstance(project, str):
-        return load_text(project, file="<project>")
-    return load_file(project_file(Path(project)))
 
 
 @dataclass
