@@ -89,36 +89,24 @@ def _supported(text: str | None) -> list[str] | None:
     return [a.strip() for a in text.split(",") if a.strip()]
 
 
-def _build_set(args: argparse.Namespace, document: Any, dialect: str) -> Any:
-    from workbench.architectures import parse, plan
-
-    stanza = parse(document, dialect=dialect)
-    return plan(stanza, supported=_supported(args.supported), queue=_queue(args.queue))
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from workbench.architectures import github_job, is_modern, load_project, plan_modern
-    from workbench.architectures.project import project_base
+    from workbench.architectures import BuildSet, github_job, load_project, plan_project
 
-    document = load_project(args.path)
-    if is_modern(project_base(document)) and args.dialect == "proposal":
-        if args.supported or args.queue:
-            raise UsageError(
-                "--supported and --queue apply to core20-and-older stanzas",
-                hint="core22+ plans come whole from craft-platforms",
-            )
-        result: Any = plan_modern(document)
-    else:
-        result = _build_set(args, document, args.dialect)
+    result = plan_project(
+        load_project(args.path),
+        dialect=args.dialect,
+        supported=_supported(args.supported),
+        queue=_queue(args.queue),
+    )
     if args.format == "github-matrix":
         _print_json(github_job(result))
     elif args.json:
         _print_json(result.to_json())
-    elif hasattr(result, "dropped"):
+    elif isinstance(result, BuildSet):
         for b in result.builds:
             print(
                 f"build on {b.build_on:<8} runs on {','.join(b.run_on):<16} "
@@ -145,14 +133,19 @@ def _snap(args: argparse.Namespace) -> int:
 
 
 def _outcome(args: argparse.Namespace) -> int:
-    from workbench.architectures import judge, load_project
+    from workbench.architectures import judge, load_project, parse, plan
 
     results: dict[str, Any] = {}
     for arch, value in (p for text in args.result for p in _pairs(text, "--result")):
         if arch in results:
             raise UsageError(f"--result: {arch} is given twice", hint="give each build once")
         results[arch] = value
-    result = judge(_build_set(args, load_project(args.path), "proposal"), results)
+    build_set = plan(
+        parse(load_project(args.path)),
+        supported=_supported(args.supported),
+        queue=_queue(args.queue),
+    )
+    result = judge(build_set, results)
     if args.json:
         _print_json(result.to_json())
     else:
