@@ -1,7 +1,6 @@
 """``workbench arch plan|snap|outcome|convert``: the architectures keyword from the command line.
 
-Thin: parse options, call :mod:`workbench.architectures`, print text or JSON. Library modules are
-imported inside the handlers so that ``workbench --help`` stays fast.
+Thin: parse options, call :mod:`workbench.architectures`, print text or JSON.
 """
 
 from __future__ import annotations
@@ -10,7 +9,20 @@ import argparse
 import json
 from typing import Any
 
-from workbench.errors import UsageError
+from workbench.architectures import (
+    BuildSet,
+    claim,
+    convert,
+    github_job,
+    judge,
+    load,
+    load_project,
+    parse,
+    plan,
+    plan_project,
+    round_trip,
+)
+from workbench.errors import ArchitectureError, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -94,7 +106,6 @@ def _print_json(data: Any) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from workbench.architectures import BuildSet, github_job, load_project, plan_project
 
     result = plan_project(
         load_project(args.path),
@@ -121,7 +132,6 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _snap(args: argparse.Namespace) -> int:
-    from workbench.architectures import claim, load
 
     result = claim(load(args.path, dialect=args.dialect), args.host_arch)
     if args.json:
@@ -133,7 +143,6 @@ def _snap(args: argparse.Namespace) -> int:
 
 
 def _outcome(args: argparse.Namespace) -> int:
-    from workbench.architectures import judge, load_project, parse, plan
 
     results: dict[str, Any] = {}
     for arch, value in (p for text in args.result for p in _pairs(text, "--result")):
@@ -156,8 +165,6 @@ def _outcome(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from workbench.architectures import convert, load, round_trip
-    from workbench.errors import ArchitectureError
 
     stanza = load(args.path)
     conversion = convert(stanza, args.to)
