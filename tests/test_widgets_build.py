@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from workbench import dirs
-from workbench.errors import BuildError, UsageError
+from workbench.errors import BuildError
 from workbench.follow import Follower, following
 from workbench.lifecycle import BuildController, BuildOptions, Event, Step, copy_example
 from workbench.lifecycle.controller import stop_runner_command
@@ -176,17 +176,6 @@ def tiny_view(tmp_path: Path) -> BuildView:
     project = copy_example(EXAMPLE, workdir=tmp_path / "projects")
     tiny = BuildOptions(image="tiny")
     return BuildView(BuildController(project, tiny, instances=tmp_path / "instances"))
-
-
-def test_copy_example_copies_and_never_touches_the_example(tmp_path: Path) -> None:
-    project = copy_example(EXAMPLE, workdir=tmp_path)
-    assert project == tmp_path / "c-make"
-    assert (project / "snapcraft.yaml").read_text() == (EXAMPLE / "snapcraft.yaml").read_text()
-    (project / "built.snap").write_text("kept")
-    copy_example(EXAMPLE, workdir=tmp_path)
-    assert (project / "built.snap").read_text() == "kept"
-    with pytest.raises(UsageError, match="no such example project"):
-        copy_example(tmp_path / "missing")
 
 
 def test_a_new_view_shows_an_absent_vm_and_on_tiny_refuses_steps(tiny_view: BuildView) -> None:
