@@ -102,9 +102,16 @@ def test_steps_and_cleans_are_checked_before_anything_runs(project: Path) -> Non
     with pytest.raises(UsageError, match="unknown step 'bake'"):
         debian.build_step("bake")
     tiny = controller(project, "tiny")
-    for check in (tiny.build_step, tiny.clean_step, lambda _name: tiny.session()):
+    refused: list[Callable[[], object]] = [
+        lambda: tiny.build_step("pull"),
+        lambda: tiny.clean_step("pull"),
+        tiny.session,
+        lambda: tiny.build(Step.PULL, FakeFeedback()),
+        lambda: tiny.clean_part("hello", Step.PULL, FakeFeedback()),
+    ]
+    for call in refused:
         with pytest.raises(UsageError, match="tiny image has no python3"):
-            check("pull")
+            call()
 
 
 def test_the_project_its_parts_and_an_absent_vm(project: Path) -> None:

@@ -188,9 +188,12 @@ class BuildController:
     def _allowed(self, name: str, steps: tuple[str, ...]) -> Step:
         if name not in steps:
             raise UsageError(f"unknown step {name!r}", hint=f"use one of {', '.join(steps)}")
+        self._require_craft_parts()
+        return Step.parse(name)
+
+    def _require_craft_parts(self) -> None:
         if self.refusal is not None:
             raise self.refusal
-        return Step.parse(name)
 
     def state(self) -> VmState:
         """The instance's status from its directory (any process may have changed it)."""
@@ -204,8 +207,7 @@ class BuildController:
     def session(self, notify: Callable[[str], None] | None = None) -> Session:
         """The session of the options (``workbench build``, ``workbench clean PART``);
         :class:`UsageError` when the image cannot run craft-parts."""
-        if self.refusal is not None:
-            raise self.refusal
+        self._require_craft_parts()
         return Session(self.start, self.options, notify=notify, instances=self.instances)
 
     def _session(self, feedback: Feedback, step: Step, parts: tuple[str, ...] = ()) -> Session:
@@ -246,6 +248,7 @@ class BuildController:
     def build(self, step: Step, feedback: Feedback) -> BuildResult:
         """Run the lifecycle up to ``step`` (see :meth:`build_step`); a cancel stops the guest
         runner, and the failure it causes becomes the runner's cancellation."""
+        self._require_craft_parts()
         session = self._session(feedback, step)
         try:
             with self._stopping_runner_on_cancel(feedback):
@@ -257,6 +260,7 @@ class BuildController:
     def clean_part(self, part: str, step: Step, feedback: Feedback) -> BuildResult:
         """Undo ``step`` (see :meth:`clean_step`) and the steps after it of ``part`` in the VM;
         the next press redoes only that."""
+        self._require_craft_parts()
         return self._session(feedback, step, (part,)).clean_parts(step)
 
     @contextmanager
