@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 
-from workbench.architectures import check_github_job
+from workbench.architectures import (
+    BuildSet,
+    ModernPlan,
+    check_github_job,
+    load_project,
+    plan_project,
+)
 from workbench.cli import main
+from workbench.errors import UsageError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "architectures"
 
@@ -65,6 +72,16 @@ def test_plan_modern_json(capsys: pytest.CaptureFixture[str]) -> None:
         "build_for": "arm64",
         "run_on": ["arm64"],
     }
+
+
+def test_plan_project_picks_the_planner_by_base_and_dialect() -> None:
+    modern = load_project(EXAMPLES / "core22-cross.yaml")
+    assert isinstance(plan_project(modern), ModernPlan)
+    with pytest.raises(UsageError, match="apply to core20-and-older stanzas"):
+        plan_project(modern, queue={"amd64": 1})
+    legacy = plan_project(load_project(ex("5")), dialect="launchpad", queue={"amd64": 3})
+    assert isinstance(legacy, BuildSet)
+    assert (legacy.dialect.name, legacy.builds[0].build_on) == ("launchpad", "amd64")
 
 
 def test_plan_github_matrix(capsys: pytest.CaptureFixture[str]) -> None:

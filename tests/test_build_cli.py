@@ -70,6 +70,15 @@ def test_flags_are_pinned(tmp_path: Path) -> None:
     assert "a amd64 VM cannot build on s390x (--build-on one of: amd64, i386)" in other.stderr
 
 
+def test_an_image_without_python_is_refused_as_in_the_notebook(tmp_path: Path) -> None:
+    done = cli("build", "--plan", "--image", "tiny", str(EXAMPLES / "c-make"), cache=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: the tiny image has no python3, so craft-parts cannot run in it"
+        " (steps need debian-12)\n"
+    )
+
+
 def test_disk_size_is_checked_before_anything_runs(tmp_path: Path) -> None:
     done = cli("build", "--plan", "--disk-size", "lots", str(EXAMPLES / "c-make"), cache=tmp_path)
     assert done.returncode == 2

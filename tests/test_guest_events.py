@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from workbench.cli import report
 from workbench.cli.build import _json_listener, terminal_view
 from workbench.errors import WorkbenchError
-from workbench.lifecycle import Session
+from workbench.lifecycle import BuildController, BuildOptions, Session
 from workbench.lifecycle.events import (
     KINDS,
     MAX_LINE,
@@ -253,7 +253,8 @@ def way(tmp_path_factory: pytest.TempPathFactory) -> Way:
     shutil.copytree(EXAMPLE, project)
     session = Session(project, instances=tmp / "instances")
     session._log = BuildLog(tmp / "build.log", tmp / "events.jsonl", limit=64 * 1024)
-    view = BuildView(project, image="tiny", instances=tmp / "instances")
+    tiny = BuildOptions(image="tiny")
+    view = BuildView(BuildController(project, tiny, instances=tmp / "instances"))
     view._target = "build"
     session.on_event(view._show_build_event)
     session.on_event(terminal_view())

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from workbench.errors import UsageError
-from workbench.lifecycle import keepalive
+from workbench.lifecycle import copy_example, keepalive
 from workbench.vm import InstanceDir, Status, watchdog
 from workbench.vm.watchdog import KeepAlive
-from workbench.widgets.build_view import copy_example
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
@@ -200,8 +199,10 @@ def test_vm_up_stop_after_is_shown_pushed_back_and_kept(vm_env: VmEnv, tiny_imag
 
 
 KERNEL_CODE = """
+from workbench.lifecycle import BuildController, BuildOptions
 from workbench.widgets import BuildView
-view = BuildView({project!r}, image="tiny", memory="384M", cpus=1, stop_after=30)
+tiny = BuildOptions(image="tiny", memory="384M", cpus=1)
+view = BuildView(BuildController({project!r}, tiny, stop_after=30))
 view.launch()
 view.runner.wait(600)
 view.refresh()

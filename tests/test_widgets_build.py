@@ -23,17 +23,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from workbench import dirs
-from workbench.errors import BuildError, UsageError
-from workbench.lifecycle import Event, Step
+from workbench.errors import BuildError
+from workbench.follow import Follower, following
+from workbench.lifecycle import BuildController, BuildOptions, Event, Step, copy_example
+from workbench.lifecycle.controller import stop_runner_command
+from workbench.lifecycle.prime import PrimePath, packed_snap_yaml, parse_listing
 from workbench.widgets import BuildView
-from workbench.widgets.build_view import copy_example, stop_runner_command
-from workbench.widgets.follow import Follower, following
-from workbench.widgets.prime_browser import (
-    PrimePath,
-    packed_snap_yaml,
-    parse_listing,
-    render_listing,
-)
+from workbench.widgets.prime_browser import render_listing
 from workbench.widgets.step_spans import StepSpans
 from workbench.widgets.tasks import Cancelled, Reporter
 
@@ -178,47 +174,37 @@ def test_packed_snap_yaml_is_read_from_a_real_squashfs(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_view(tmp_path: Path) -> BuildView:
     project = copy_example(EXAMPLE, workdir=tmp_path / "projects")
-    return BuildView(project, image="tiny", instances=tmp_path / "instances")
-
-
-def test_copy_example_copies_and_never_touches_the_example(tmp_path: Path) -> None:
-    project = copy_example(EXAMPLE, workdir=tmp_path)
-    assert project == tmp_path / "c-make"
-    assert (project / "snapcraft.yaml").read_text() == (EXAMPLE / "snapcraft.yaml").read_text()
-    (project / "built.snap").write_text("kept")
-    copy_example(EXAMPLE, workdir=tmp_path)
-    assert (project / "built.snap").read_text() == "kept"
-    with pytest.raises(UsageError, match="no such example project"):
-        copy_example(tmp_path / "missing")
+    tiny = BuildOptions(image="tiny")
+    return BuildView(BuildController(project, tiny, instances=tmp_path / "instances"))
 
 
 def test_a_new_view_shows_an_absent_vm_and_on_tiny_refuses_steps(tiny_view: BuildView) -> None:
     assert tiny_view.vm_status == "absent"
-    assert not tiny_view.can_build
+    assert tiny_view.controller.refusal is not None
     assert all(b.disabled for b in tiny_view.step_buttons.values())
     assert "has no python3" in tiny_view.step_note.value
     tiny_view.step_buttons["pull"].disabled = False  # a click reaching it anyway is refused
     tiny_view.step_buttons["pull"].click()
     assert not tiny_view.runner.running
     assert tiny_view.summary() == (
-        "vm: absent\npull: refused: the tiny image has no python3, so craft-parts cannot run in "
-        "it: steps need debian-12"
+        "vm: absent\npull: refused: error: the tiny image has no python3, so craft-parts cannot"
+        " run in it (steps need debian-12)"
     )
     tiny_view.step("deploy")
-    assert (
-        tiny_view.status_text == "unknown step 'deploy': use one of pull, build, stage, prime, pack"
+    assert tiny_view.status_text == (
+        "deploy: refused: error: unknown step 'deploy' (use one of pull, build, stage, prime, pack)"
     )
 
 
 def test_debian_views_enable_the_step_buttons(tmp_path: Path) -> None:
-    view = BuildView(copy_example(EXAMPLE, workdir=tmp_path), instances=tmp_path / "i")
-    assert (view.image, view.can_build) == ("debian-12", True)
+    view = BuildView(BuildController(copy_example(EXAMPLE, workdir=tmp_path), instances=tmp_path))
+    assert (view.controller.options.image, view.controller.refusal) == ("debian-12", None)
     assert not any(b.disabled for b in view.step_buttons.values())
 
 
 def test_each_part_has_a_clean_menu_that_runs_the_real_clean(tmp_path: Path) -> None:
     project = copy_example(EXAMPLE, workdir=tmp_path)
-    view = BuildView(project, instances=tmp_path / "i")
+    view = BuildView(BuildController(project, instances=tmp_path / "i"))
     assert list(view.clean_menus) == ["hello"]
     assert view.keepalive_text == ""  # no VM: no deadline to show
     assert view.summary() == "vm: absent"
@@ -238,7 +224,9 @@ def test_each_part_has_a_clean_menu_that_runs_the_real_clean(tmp_path: Path) -> 
         " hello-make (its parts: hello)"
     )
     view.clean_part("hello", "pack")
-    assert view.status_text == "unknown step 'pack': use one of pull, build, stage, prime"
+    assert view.status_text == (
+        "clean hello: refused: error: unknown step 'pack' (use one of pull, build, stage, prime)"
+    )
 
 
 def test_the_clean_menu_cleans_that_part_from_that_step(
@@ -253,7 +241,8 @@ def test_the_clean_menu_cleans_that_part_from_that_step(
         return SimpleNamespace(elapsed=1.25)
 
     monkeypatch.setattr(Session, "clean_parts", clean_parts)
-    view = BuildView(copy_example(EXAMPLE, workdir=tmp_path), instances=tmp_path / "i")
+    project = copy_example(EXAMPLE, workdir=tmp_path)
+    view = BuildView(BuildController(project, instances=tmp_path / "i"))
     view.clean_menus["hello"].value = "stage"
     view.runner.wait(60)
     assert asked == [(("hello",), "stage", False)]
@@ -265,7 +254,9 @@ def test_the_clean_menu_cleans_that_part_from_that_step(
 def test_tiny_views_refuse_to_clean_a_part(tiny_view: BuildView) -> None:
     tiny_view.clean_part("hello", "build")
     assert not tiny_view.runner.running
-    assert tiny_view.status_text.startswith("clean hello: refused: the tiny image has no python3")
+    assert tiny_view.status_text.startswith(
+        "clean hello: refused: error: the tiny image has no python3"
+    )
 
 
 def test_command_box_errors_without_a_vm(tiny_view: BuildView) -> None:
@@ -326,7 +317,8 @@ def tiny_vm(vm_env: VmEnv) -> Iterator[BuildView]:
     from vm_fixtures import FAST, GUEST_MEMORY
 
     project = copy_example(EXAMPLE, workdir=vm_env.cache.parent / "projects")
-    view = BuildView(project, image="tiny", memory=GUEST_MEMORY, cpus=1, timeouts=FAST)
+    tiny = BuildOptions(image="tiny", memory=GUEST_MEMORY, cpus=1)
+    view = BuildView(BuildController(project, tiny, timeouts=FAST))
     try:
         yield view
     finally:
@@ -415,11 +407,11 @@ def test_snapshot_save_and_restore_show_their_times(tiny_vm: BuildView) -> None:
     tiny_vm.run_command("cat /root/mark")
     tiny_vm.runner.wait(60)
     assert tiny_vm.command_output.lines[1] == "before"
-    assert [(what, name) for what, name, _ in tiny_vm.times] == [
+    assert [(t.action, t.name) for t in tiny_vm.times] == [
         ("save", "widget"),
         ("restore", "widget"),
     ]
-    assert all(0 < seconds < 300 for _, _, seconds in tiny_vm.times)
+    assert all(0 < t.seconds < 300 for t in tiny_vm.times)
     assert tiny_vm.times_view.value.count(" s</td>") == 2
 
 
@@ -536,7 +528,7 @@ def test_stage_prime_pack_then_browse_prime_and_the_snap_yaml(debian_view: Build
         assert debian_view.runner.state == "done", debian_view.status_text
     assert debian_view.status_text.endswith(": hello-make_1.0_amd64.snap")
     assert {"stage hello", "prime hello", "pack"} <= set(debian_view.timeline.spans)
-    assert (debian_view.project / "hello-make_1.0_amd64.snap").is_file()
+    assert (debian_view.controller.root / "hello-make_1.0_amd64.snap").is_file()
     assert not (EXAMPLE / "hello-make_1.0_amd64.snap").exists()
     debian_view.browse_button.click()
     debian_view.runner.wait(300)

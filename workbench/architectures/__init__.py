@@ -8,6 +8,7 @@ A thin set of pure functions over frozen values (see :mod:`.model`)::
     judge(build_set, {"i386": "success"})                             # Outcome
     convert(stanza, "core24").to_yaml()                               # core24 platforms
     plan_modern(load_project("snap/"))                                # core22+ via craft-platforms
+    plan_project(load_project("snap/"))                               # either, as the CI would
 
 Dialects (``proposal``, ``snapcraft``, ``launchpad``) and their documented rules live in
 :mod:`.dialects`.
@@ -37,7 +38,7 @@ from workbench.architectures.model import (
 )
 from workbench.architectures.outcome import judge
 from workbench.architectures.parse import load, parse
-from workbench.architectures.plan import choose, plan, supported_for_base
+from workbench.architectures.plan import choose, plan, plan_project, supported_for_base
 from workbench.architectures.platforms import plan_modern, plan_platforms
 from workbench.project import is_modern, load_project, project_base
 
@@ -77,6 +78,7 @@ __all__ = [
     "plan",
     "plan_modern",
     "plan_platforms",
+    "plan_project",
     "project_base",
     "round_trip",
     "supported_for_base",

@@ -10,6 +10,10 @@ first supported candidate (rule D8). An entry no supported arch can build is rep
 The supported list defaults by base, from craft-platforms
 (``craft_platforms.snap.get_default_architectures``): core16/18 with i386, core20 without,
 core22+ with riscv64. A project without ``base`` is a core (16.04) snap.
+
+:func:`plan_project` is the one choice between the two planners: a core22+ project under the
+proposal dialect is planned whole by craft-platforms (:func:`~.modern.plan_modern`), anything else
+from its stanza here.
 """
 
 from __future__ import annotations
@@ -19,8 +23,21 @@ from collections.abc import Mapping, Sequence
 from craft_platforms import snap
 
 from workbench.architectures.claim import check_arch
-from workbench.architectures.model import ALL, Build, BuildSet, Dropped, Stanza, StanzaEntry
+from workbench.architectures.dialects import Dialect, get_dialect
+from workbench.architectures.model import (
+    ALL,
+    Build,
+    BuildSet,
+    Dropped,
+    ModernPlan,
+    Stanza,
+    StanzaEntry,
+)
+from workbench.architectures.parse import parse
+from workbench.architectures.platforms import plan_modern
 from workbench.errors import UsageError
+from workbench.project import is_modern, project_base
+from workbench.yamlpos import Document
 
 
 def supported_for_base(base: str | None) -> tuple[str, ...]:
@@ -94,6 +111,26 @@ def plan(
             why = "first supported candidate in priority order (Launchpad ignores queues)"
         built.append(Build(entry.index, pick, entry.run_on, entry.required, candidates, why))
     return BuildSet(tuple(built), tuple(dropped), archs, dialect)
+
+
+def plan_project(
+    document: Document,
+    *,
+    dialect: str | Dialect = "proposal",
+    supported: Sequence[str] | None = None,
+    queue: Mapping[str, int] | None = None,
+) -> BuildSet | ModernPlan:
+    """The CI's builds of the project ``document``: a :class:`ModernPlan` from craft-platforms
+    for a core22+ project under the proposal, else the :class:`BuildSet` of its stanza read under
+    ``dialect`` (:func:`plan`)."""
+    if get_dialect(dialect).name == "proposal" and is_modern(project_base(document)):
+        if supported or queue:
+            raise UsageError(
+                "--supported and --queue apply to core20-and-older stanzas",
+                hint="core22+ plans come whole from craft-platforms",
+            )
+        return plan_modern(document)
+    return plan(parse(document, dialect=dialect), supported=supported, queue=queue)
 
 
 def _wanted(

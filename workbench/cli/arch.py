@@ -1,7 +1,6 @@
 """``workbench arch plan|snap|outcome|convert``: the architectures keyword from the command line.
 
-Thin: parse options, call :mod:`workbench.architectures`, print text or JSON. Library modules are
-imported inside the handlers so that ``workbench --help`` stays fast.
+Thin: parse options, call :mod:`workbench.architectures`, print text or JSON.
 """
 
 from __future__ import annotations
@@ -10,8 +9,21 @@ import argparse
 import json
 from typing import Any
 
+from workbench.architectures import (
+    BuildSet,
+    claim,
+    convert,
+    github_job,
+    judge,
+    load,
+    load_project,
+    parse,
+    plan,
+    plan_project,
+    round_trip,
+)
 from workbench.architectures.workflow import DEFAULT_INSTALL, workflow_yaml
-from workbench.errors import UsageError
+from workbench.errors import ArchitectureError, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -99,31 +111,18 @@ def _supported(text: str | None) -> list[str] | None:
     return [a.strip() for a in text.split(",") if a.strip()]
 
 
-def _build_set(args: argparse.Namespace, document: Any, dialect: str) -> Any:
-    from workbench.architectures import parse, plan
-
-    stanza = parse(document, dialect=dialect)
-    return plan(stanza, supported=_supported(args.supported), queue=_queue(args.queue))
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from workbench.architectures import github_job, is_modern, load_project, plan_modern
-    from workbench.project import project_base
-
     document = load_project(args.path)
-    if is_modern(project_base(document)) and args.dialect == "proposal":
-        if args.supported or args.queue:
-            raise UsageError(
-                "--supported and --queue apply to core20-and-older stanzas",
-                hint="core22+ plans come whole from craft-platforms",
-            )
-        result: Any = plan_modern(document)
-    else:
-        result = _build_set(args, document, args.dialect)
+    result = plan_project(
+        document,
+        dialect=args.dialect,
+        supported=_supported(args.supported),
+        queue=_queue(args.queue),
+    )
     if args.format == "github-matrix":
         _print_json(github_job(result))
     elif args.format == "github-workflow":
@@ -131,7 +130,7 @@ def _plan(args: argparse.Namespace) -> int:
         print(workflow_yaml(result, name=str(name or args.path.name), install=args.install), end="")
     elif args.json:
         _print_json(result.to_json())
-    elif hasattr(result, "dropped"):
+    elif isinstance(result, BuildSet):
         for b in result.builds:
             print(
                 f"build on {b.build_on:<8} runs on {','.join(b.run_on):<16} "
@@ -146,7 +145,6 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _snap(args: argparse.Namespace) -> int:
-    from workbench.architectures import claim, load
 
     result = claim(load(args.path, dialect=args.dialect), args.host_arch)
     if args.json:
@@ -158,14 +156,18 @@ def _snap(args: argparse.Namespace) -> int:
 
 
 def _outcome(args: argparse.Namespace) -> int:
-    from workbench.architectures import judge, load_project
 
     results: dict[str, Any] = {}
     for arch, value in (p for text in args.result for p in _pairs(text, "--result")):
         if arch in results:
             raise UsageError(f"--result: {arch} is given twice", hint="give each build once")
         results[arch] = value
-    result = judge(_build_set(args, load_project(args.path), "proposal"), results)
+    build_set = plan(
+        parse(load_project(args.path)),
+        supported=_supported(args.supported),
+        queue=_queue(args.queue),
+    )
+    result = judge(build_set, results)
     if args.json:
         _print_json(result.to_json())
     else:
@@ -176,8 +178,6 @@ def _outcome(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from workbench.architectures import convert, load, round_trip
-    from workbench.errors import ArchitectureError
 
     stanza = load(args.path)
     conversion = convert(stanza, args.to)

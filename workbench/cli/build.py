@@ -9,8 +9,10 @@ undoes STEP (default: every step) and the steps after it for those parts (every 
 ``--step``) in the VM. PATH is any directory inside the project (default: the current one); a
 first word that is not an existing directory is a part name.
 
-Whatever reaches the terminal here goes through :func:`~workbench.lifecycle.events.printable`
-(JSON lines are ASCII): the guest writes the events and the output, and they are data.
+Both make their session through :class:`~workbench.lifecycle.controller.BuildController`, as the
+notebook's build view does. Whatever reaches the terminal here goes through
+:func:`~workbench.lifecycle.events.printable` (JSON lines are ASCII): the guest writes the events
+and the output, and they are data.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workbench.lifecycle.events import printable
+from tqdm import tqdm
+
+from workbench.lifecycle.controller import BuildController
+from workbench.lifecycle.events import Event, Listener, printable
+from workbench.lifecycle.keepalive import Policy
+from workbench.lifecycle.session import BuildOptions, clean
+from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, ShellMode, Step
+from workbench.templates.registry import env_template_dirs
 from workbench.vm.qemu import SHARE_MODES
-
-if TYPE_CHECKING:
-    from workbench.lifecycle.events import Event, Listener
-
-STEPS = ("pull", "build", "stage", "prime", "pack")
+from workbench.vm.watchdog import parse_duration
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +45,9 @@ def register(subparsers: Any) -> None:
         "stage, prime and pack in the project's VM; the .snap lands in the project directory.",
     )
     build.add_argument("path", nargs="?", default=".", type=Path, help="inside the project")
-    build.add_argument("--step", choices=STEPS, default="pack", help="last step (default: pack)")
+    build.add_argument(
+        "--step", choices=STEP_NAMES, default="pack", help="last step (default: pack)"
+    )
     build.add_argument("--part", action="append", default=[], metavar="NAME", help="only NAME")
     shell = build.add_mutually_exclusive_group()
     shell.add_argument("--shell", action="store_true", help="a VM shell instead of the step")
@@ -95,7 +102,9 @@ def register(subparsers: Any) -> None:
     )
     clean.add_argument("words", nargs="*", metavar="[PATH] PART", help="project dir, parts")
     clean.add_argument(
-        "--step", choices=STEPS[:-1], help="clean this step and the ones after it (default: all)"
+        "--step",
+        choices=CLEAN_STEP_NAMES,
+        help="clean this step and the ones after it (default: all)",
     )
     clean.add_argument(
         "--templates-dir", action="append", default=[], type=Path, help="extra templates"
@@ -104,12 +113,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from workbench.lifecycle.keepalive import Policy
-    from workbench.lifecycle.session import BuildOptions, Session
-    from workbench.lifecycle.steps import ShellMode, Step
-    from workbench.templates.registry import env_template_dirs
-    from workbench.vm.watchdog import parse_duration
-
     shell = (
         ShellMode.INSTEAD
         if args.shell
@@ -138,7 +141,7 @@ def run_build(args: argparse.Namespace) -> int:
         if args.stop_after is None
         else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
     )
-    session = Session(args.path, options, notify=_notice)
+    session = BuildController(args.path, options).session(notify=_notice)
     if args.plan:
         for action in session.plan():
             print(json.dumps(action.to_json()))
@@ -151,11 +154,6 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    from workbench.lifecycle.keepalive import Policy
-    from workbench.lifecycle.session import BuildOptions, Session, clean
-    from workbench.lifecycle.steps import Step
-    from workbench.templates.registry import env_template_dirs
-
     parts = list(args.words)
     path = Path(parts.pop(0)) if parts and Path(parts[0]).is_dir() else Path(".")
     if not parts and args.step is None:
@@ -167,7 +165,7 @@ def run_clean(args: argparse.Namespace) -> int:
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
         policy=Policy.from_env(os.environ),
     )
-    session = Session(path, options, notify=_notice)
+    session = BuildController(path, options).session(notify=_notice)
     session.on_event(terminal_view())
     session.clean_parts(step)
     which = ", ".join(parts) or "every part"
@@ -188,8 +186,6 @@ def _json_listener() -> Listener:
 
 def terminal_view() -> Listener:
     """One line per host action and per part step with elapsed time, and a progress bar."""
-    from tqdm import tqdm
-
     bar: list[Any] = []
 
     def write(text: str) -> None:

@@ -1,12 +1,15 @@
 """Builds in the VM, step by step: pull, build, stage, prime (craft-parts in the guest), pack.
 
 Host side: :mod:`.build_project` (find the project upward, explode, resolve architectures and
-grammar), :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject,
-run, pack), :mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved
-base instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml`
-(meta/snap.yaml), :mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events`
-(the JSON-lines stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving
-craft-parts) and :mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
+grammar),
+:mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
+:mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
+instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
+:mod:`.outputs` (the .snap and prime fetched into the project), :mod:`.prime` (prime/ in the VM
+and the packed snap.yaml, as data), :mod:`.events` (the JSON-lines stream and ``build.log``) and
+:mod:`.controller` (the one decision point that ``workbench build`` and the notebook's build view
+both drive). Guest side: :mod:`.guest` (the runner driving craft-parts) and
+:mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
 the standard library at module level, because the guest has no host dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
@@ -26,6 +29,8 @@ from typing import TYPE_CHECKING
 from workbench.lazy import lazy_getattr
 
 _LAZY = {
+    "BuildController": "workbench.lifecycle.controller",
+    "copy_example": "workbench.lifecycle.build_project",
     "BuildOptions": "workbench.lifecycle.session",
     "BuildResult": "workbench.lifecycle.session",
     "Session": "workbench.lifecycle.session",
@@ -40,6 +45,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BuildController",
     "BuildOptions",
     "BuildProject",
     "BuildResult",
@@ -49,12 +55,14 @@ __all__ = [
     "ShellMode",
     "Step",
     "clean",
+    "copy_example",
     "read_events",
     "resolve_build",
 ]
 
 if TYPE_CHECKING:
-    from workbench.lifecycle.build_project import BuildProject, resolve_build
+    from workbench.lifecycle.build_project import BuildProject, copy_example, resolve_build
+    from workbench.lifecycle.controller import BuildController
     from workbench.lifecycle.events import Event, read_events
     from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
     from workbench.lifecycle.steps import HostAction, ShellMode, Step

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import dirs
 from workbench.architectures import claim, parse, plan_modern
 from workbench.errors import ArchitectureError, Location, SourceError, UsageError
 from workbench.project import find_root, is_modern, load_project, project_base
@@ -149,6 +151,17 @@ def resolve_build(
         arch_reason=reason,
         hints=_hints(document),
     )
+
+
+def copy_example(example: str | Path, *, workdir: Path | None = None) -> Path:
+    """A copy of the project ``example`` to build in (``cache_dir()/projects/NAME`` by default;
+    the example's files are refreshed, build results kept), so nothing is built in the repo."""
+    source = Path(example).resolve()
+    if not source.is_dir():
+        raise UsageError(f"{source}: no such example project")
+    target = (workdir or dirs.cache_dir() / "projects") / source.name
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
 
 
 def _check_fields(document: Document) -> None:

@@ -40,6 +40,12 @@ class Step(IntEnum):
         return Step(self - 1) if self > Step.PULL else None
 
 
+STEP_NAMES = tuple(step.label for step in Step)
+"""The steps by name, in order (``--step`` choices, the build view's buttons)."""
+CLEAN_STEP_NAMES = STEP_NAMES[:-1]
+"""A clean undoes one of these and every step after it (``pack`` leaves nothing to undo)."""
+
+
 def step_directory(work_dir: str, step: Step, part: str | None) -> str:
     """The guest directory where ``step`` of ``part`` happens (where a shell should start)."""
     if part is not None and step is Step.PULL:

@@ -1,49 +1,18 @@
 """A browser of a build's ``prime/`` (in the VM) and of the packed snap's ``meta/snap.yaml``.
 
-Pure pieces: :func:`listing_command` (the guest command listing prime/), :func:`parse_listing`
-and :func:`render_listing`. Thin runners: :func:`packed_snap_yaml` reads ``meta/snap.yaml`` out of
-a ``.snap`` on the host with ``unsquashfs -cat``. :class:`PrimeBrowser` shows both; the build
-view fills it from a background task.
+:func:`render_listing` draws the entries of :mod:`workbench.lifecycle.prime` as a table;
+:class:`PrimeBrowser` shows them beside the snap.yaml; the build view fills it from a background
+task.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import ipywidgets as w
 
-from workbench.errors import BuildError
+from workbench.lifecycle.prime import SNAP_YAML, PrimePath
 from workbench.widgets.style import CSS, esc, table
-
-KINDS = {"f": "file", "d": "dir", "l": "link"}
-SNAP_YAML = "meta/snap.yaml"
-
-
-@dataclass(frozen=True)
-class PrimePath:
-    """One path under prime/: its kind (file, dir, link, other) and size in bytes."""
-
-    path: str
-    kind: str
-    size: int
-
-
-def listing_command(prime: str) -> list[str]:
-    """The guest command printing ``TYPE SIZE PATH`` for everything under ``prime`` (GNU find)."""
-    return ["find", prime, "-mindepth", "1", "-printf", "%y %s %P\\n"]
-
-
-def parse_listing(text: str) -> list[PrimePath]:
-    """The entries of :func:`listing_command`'s output, sorted by path."""
-    entries = []
-    for line in text.splitlines():
-        kind, size, path = [*line.split(" ", 2), "", ""][:3]
-        if path and size.isdigit():
-            entries.append(PrimePath(path, KINDS.get(kind, "other"), int(size)))
-    return sorted(entries, key=lambda e: e.path)
 
 
 def render_listing(entries: Sequence[PrimePath]) -> str:
@@ -53,25 +22,6 @@ def render_listing(entries: Sequence[PrimePath]) -> str:
         for e in entries
     ]
     return CSS + table(("path", "kind", "bytes"), rows)
-
-
-def packed_snap_yaml(snap: Path) -> str:
-    """The ``meta/snap.yaml`` inside the packed ``snap`` (host ``unsquashfs``)."""
-    try:
-        proc = subprocess.run(
-            ["unsquashfs", "-cat", str(snap), SNAP_YAML],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BuildError(f"cannot read {SNAP_YAML} from {snap}: {exc}") from exc
-    if proc.returncode != 0:
-        raise BuildError(
-            f"cannot read {SNAP_YAML} from {snap}", details=(proc.stderr or proc.stdout).strip()
-        )
-    return proc.stdout
 
 
 class PrimeBrowser(w.VBox):  # type: ignore[misc]

@@ -1,11 +1,11 @@
 """Follow a growing text file (a VM's ``serial.log``) from a background thread, line by line.
 
 :class:`Follower` reads what was appended since its last :meth:`~Follower.poll` and hands each
-complete line to ``emit`` (a :class:`~workbench.widgets.tasks.Reporter`'s ``log``: a queue, never
-a widget). It starts after the file's current content, and starts over at the beginning of a new
-file when the path is replaced (each boot's console is a new file): it keeps the old file open
-so that the new one cannot reuse its inode. :func:`following` polls it in a daemon thread while a
-block of work runs.
+complete line to ``emit`` (e.g. a :class:`~workbench.widgets.tasks.Reporter`'s ``log``: a queue,
+never a widget). It starts after the file's current content, and starts over at the beginning of
+a new file when the path is replaced (each boot's console is a new file): it keeps the old file
+open so that the new one cannot reuse its inode. :func:`following` polls it in a daemon thread
+while a block of work runs.
 """
 
 from __future__ import annotations
