@@ -36,9 +36,12 @@ from bench.common import Row, main, row, seconds
 from workbench.errors import VmError
 from workbench.vm import keys, qemu, seed
 from workbench.vm.images import BootImage, ensure_image
-from workbench.vm.instance import InstanceDir
-from workbench.vm.runtime import LOGIN_USER, Instance, destroy
-from workbench.vm.ssh import SshExecutor, known_hosts_line, wait_banner
+from workbench.vm.launch import LOGIN_USER
+from workbench.vm.local import Instance
+from workbench.vm.readiness import wait_banner
+from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.state import InstanceDir
+from workbench.vm.teardown import destroy
 
 
 def workbench_round(
@@ -185,7 +188,7 @@ def rekey_round(
     base: Instance, image: BootImage, root: Path, *, memory: str, cpus: int
 ) -> tuple[float, float]:
     """Seconds to the first command of two copies of the saved ``base``: re-keyed, not."""
-    from workbench.lifecycle.baseline import seed_instance
+    from workbench.lifecycle.base_instance import seed_instance
 
     times = []
     for name in ("rekeyed", "base-keys"):

@@ -26,7 +26,7 @@ import pytest
 from workbench.errors import VmError
 from workbench.vm.images import BootImage
 from workbench.vm.keys import generate_ed25519
-from workbench.vm.runtime import Instance
+from workbench.vm.local import Instance
 from workbench.vm.ssh import SshExecutor
 
 if TYPE_CHECKING:
@@ -359,4 +359,4 @@ def test_paramiko_only_ever_rejects_unknown_host_keys() -> None:
         for call in calls(tree):
             if ast.unparse(call.func).endswith("set_missing_host_key_policy"):
                 policies.append(ast.unparse(call.args[0]))
-    assert policies == ["paramiko.RejectPolicy()"]
+    assert policies == ["_refusing(self.address)"]  # raises HostKeyUnknown, adds nothing

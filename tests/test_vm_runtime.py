@@ -20,11 +20,13 @@ import pytest
 from workbench import dirs
 from workbench.errors import BuildError, VmError
 from workbench.vm import keys, qemu
+from workbench.vm.executor import Command
 from workbench.vm.images import BootImage
-from workbench.vm.instance import Status
+from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
-from workbench.vm.runtime import Instance
-from workbench.vm.ssh import HostKeyChanged, SshExecutor, wait_banner
+from workbench.vm.readiness import wait_banner
+from workbench.vm.ssh import HostKeyChanged, SshExecutor
+from workbench.vm.state import Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
@@ -118,7 +120,7 @@ def test_exec_streams_output_while_the_command_runs(vm: Instance) -> None:
 
 def test_exec_environment_cwd_and_timeout(vm: Instance) -> None:
     result = vm.exec(
-        ["sh", "-c", 'echo "$GREETING" "$(pwd)"'], env={"GREETING": "hi there"}, cwd="/tmp"
+        Command(["sh", "-c", 'echo "$GREETING" "$(pwd)"'], env={"GREETING": "hi there"}, cwd="/tmp")
     )
     assert result.stdout == "hi there /tmp\n"
     start = time.monotonic()

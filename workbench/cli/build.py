@@ -3,7 +3,9 @@
 ``build [PATH] [--step pull|build|stage|prime|pack] [--part NAME]... [--shell | --shell-after |
 --debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep | --stop-after DURATION]``
 plus ``--memory``, ``--cpus``, ``--disk-size``, ``--export-prime``, ``--templates-dir``,
-``--plan`` (print the host plan, run nothing) and ``--json`` (the event stream as JSON lines on
+``--host user@address[:port] [--identity KEY] [--accept-host-key SHA256:...]`` (build on that
+SSH host instead of a VM: :mod:`workbench.vm.remote`), ``--plan`` (print the host plan, run
+nothing) and ``--json`` (the event stream as JSON lines on
 stdout). ``clean [PATH]`` destroys the project's VM; ``clean [PATH] PART... [--step STEP]``
 undoes STEP (default: every step) and the steps after it for those parts (every part with only
 ``--step``) in the VM. PATH is any directory inside the project (default: the current one); a
@@ -22,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.cli.host import host_arguments, host_target
 from workbench.lifecycle.events import printable
 from workbench.vm.qemu import SHARE_MODES
 
@@ -75,6 +78,7 @@ def register(subparsers: Any) -> None:
         default="ro",
         help="how the guest mounts the project: ro (default) or rw (the guest can write it)",
     )
+    host_arguments(build)
     build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
     build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     build.set_defaults(handler=run_build)
@@ -130,6 +134,7 @@ def run_build(args: argparse.Namespace) -> int:
         policy=Policy.from_env(os.environ)
         if args.stop_after is None
         else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
+        host=host_target(args),
     )
     session = Session(args.path, options, notify=_notice)
     if args.plan:

@@ -2,7 +2,7 @@
 
 Host side: :mod:`.project` (find the project upward, explode, resolve architectures and grammar),
 :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
-:mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
+:mod:`.wheelhouse` (the injection), :mod:`.base_instance` (new projects start from a saved base
 instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
 :mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events` (the JSON-lines
 stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving craft-parts) and

@@ -11,7 +11,9 @@ The cache's wheelhouse root reaches the guest as a read-only 9p share (:func:`sh
 tag, is the same for the saved base instance and every project. In the guest :func:`inject`
 mounts it read-only, installs the wheelhouse of this key once per instance into a venv that sees
 Debian's ``python3-apt`` (``--system-site-packages``, notes part 2) with ``--no-index``, and
-unmounts it; a marker file holding the key makes later sessions skip it.
+unmounts it; a marker file holding the key makes later sessions skip it. A machine without the
+share (an SSH host: :class:`~workbench.vm.provider.Layout` says which) gets the wheelhouse pushed
+over SFTP into its workbench directory instead, once per key, and installs it from there.
 """
 
 from __future__ import annotations
@@ -27,19 +29,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from workbench import __version__, dirs
 from workbench.errors import BuildError, VmError
 from workbench.vm import qemu
+from workbench.vm.provider import Layout, Machine
 
-if TYPE_CHECKING:
-    from workbench.vm import Instance
-
-GUEST_ROOT = "/opt/workbench"
-GUEST_VENV = f"{GUEST_ROOT}/venv"
-GUEST_PYTHON = f"{GUEST_VENV}/bin/python"
-GUEST_MARKER = f"{GUEST_ROOT}/wheelhouse.key"
+GUEST = Layout()
+"""Where the workbench goes in a qemu guest."""
 SHARE_TAG = "wheelhouse"
 GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
@@ -197,24 +194,28 @@ def _run_host(argv: list[str]) -> None:
         raise VmError(f"cannot run pip for the guest wheelhouse: {exc}") from exc
 
 
-def install_script(house: Wheelhouse) -> str:
-    """The guest shell script installing ``house`` offline from the read-only share (pure)."""
-    remote = f"{GUEST_MOUNT}/{house.key}"
-    pip = [GUEST_PYTHON, f"{remote}/{_pip_wheel(house).name}/pip", "install", "--no-index"]
+def install_script(house: Wheelhouse, layout: Layout = GUEST, source: str | None = None) -> str:
+    """The guest shell script installing ``house`` offline into ``layout``'s venv, from the
+    directory ``source`` on the machine (default: the read-only share, mounted for it; pure)."""
+    remote = source or f"{GUEST_MOUNT}/{house.key}"
+    pip = [layout.python, f"{remote}/{_pip_wheel(house).name}/pip", "install", "--no-index"]
     pip += ["--no-cache-dir", "--disable-pip-version-check", "--quiet"]
     workbench = next(w.name for w in house.wheels if w.name.startswith("workbench-"))
     options = "ro,trans=virtio,version=9p2000.L,msize=512000"
-    lines = [
-        "set -e",
+    mount = [
         f"mkdir -p {GUEST_MOUNT}",
         f"grep -qs ' {GUEST_MOUNT} 9p ' /proc/mounts || mount -t 9p -o {options}"
         f" {SHARE_TAG} {GUEST_MOUNT}",
         f"trap 'umount {GUEST_MOUNT}' EXIT",
-        f"rm -rf {GUEST_VENV}",
-        f"python3 -m venv --system-site-packages --without-pip {GUEST_VENV}",
+    ]
+    lines = [
+        "set -e",
+        *(mount if source is None else []),
+        f"rm -rf {shlex.quote(layout.venv)}",
+        f"python3 -m venv --system-site-packages --without-pip {shlex.quote(layout.venv)}",
         shlex.join([*pip, "--find-links", remote, *house.requirements]),
         shlex.join([*pip, "--no-deps", f"{remote}/{workbench}"]),
-        f"echo {shlex.quote(house.key)} > {GUEST_MARKER}",
+        f"echo {shlex.quote(house.key)} > {shlex.quote(layout.marker)}",
     ]
     return "\n".join(lines)
 
@@ -226,27 +227,34 @@ def _pip_wheel(house: Wheelhouse) -> Path:
     return found[-1]
 
 
-def installed_key(instance: Instance) -> str | None:
-    """The wheelhouse key installed in the running guest, or None."""
-    result = instance.exec(["cat", GUEST_MARKER])
+def installed_key(machine: Machine) -> str | None:
+    """The wheelhouse key installed on the running machine, or None."""
+    result = machine.exec(["cat", machine.layout.marker])
     return result.stdout.strip() or None if result.exit_status == 0 else None
 
 
-def inject(instance: Instance, house: Wheelhouse) -> bool:
-    """Install ``house`` in the guest unless it is there already; True when it installed.
+def inject(machine: Machine, house: Wheelhouse) -> bool:
+    """Install ``house`` on the machine unless it is there already; True when it installed.
 
-    The instance must have been started with :func:`share` among its shares (a VM started
-    without it, e.g. by ``vm up``, is refused: the share cannot be added to a running qemu).
+    A VM must have been started with :func:`share` among its shares (a VM started without it,
+    e.g. by ``vm up``, is refused: the share cannot be added to a running qemu); a machine
+    without the share gets the wheelhouse pushed first (:func:`push`).
     """
-    if installed_key(instance) == house.key:
+    if installed_key(machine) == house.key:
         return False
-    state = instance.dir.load_state()
-    if SHARE_TAG not in qemu.share_tags(state.argv if state else []):
-        raise VmError(
-            f"instance {instance.dir.name} was started without the wheelhouse share",
-            hint="stop it (`workbench vm down`) and build again: a build starts it with the share",
-        )
-    result = instance.exec(["sh", "-c", install_script(house)], timeout=1800)
+    layout = machine.layout
+    if layout.wheelhouse_share:
+        state = machine.dir.load_state()
+        if SHARE_TAG not in qemu.share_tags(state.argv if state else []):
+            raise VmError(
+                f"instance {machine.dir.name} was started without the wheelhouse share",
+                hint="stop it (`workbench vm down`) and build again: a build starts it with the "
+                "share",
+            )
+        script = install_script(house, layout)
+    else:
+        script = install_script(house, layout, push(machine, house))
+    result = machine.exec(["sh", "-c", script], timeout=1800)
     if result.exit_status != 0:
         raise BuildError(
             "installing workbench in the guest failed",
@@ -254,3 +262,17 @@ def inject(instance: Instance, house: Wheelhouse) -> bool:
             details=result.stderr or result.stdout,
         )
     return True
+
+
+def push(machine: Machine, house: Wheelhouse) -> str:
+    """Copy the wheels of ``house`` into the machine's workbench directory (SFTP; skipped when a
+    complete copy is there); the directory."""
+    remote = f"{machine.layout.root}/wheelhouse/{house.key}"
+    done = f"{remote}/complete"
+    if machine.exec(["test", "-e", done]).exit_status == 0:
+        return remote
+    machine.exec(["sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "push", remote], check=True)
+    for wheel in house.wheels:
+        machine.push(wheel, f"{remote}/{wheel.name}")
+    machine.exec(["touch", done], check=True)
+    return remote
