@@ -6,6 +6,8 @@ test before did to it (stopped, saved, crashed, removed), so any order works.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -24,6 +26,7 @@ from workbench.vm.executor import Command
 from workbench.vm.images import BootImage
 from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
+from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import wait_banner
 from workbench.vm.ssh import HostKeyChanged, SshExecutor
 from workbench.vm.state import Status
@@ -154,7 +157,6 @@ def test_push_and_pull_over_sftp(vm: Instance, tmp_path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -247,7 +249,6 @@ def test_snapshot_save_list_load(vm: Instance) -> None:
 
 
 def test_savevm_with_the_share_mounted_is_refused_by_qemu(vm: Instance) -> None:
-    from workbench.vm.qmp import Qmp
 
     assert " /project 9p " in vm.exec(["cat", "/proc/mounts"]).stdout
     with (
@@ -322,9 +323,6 @@ def test_context_manager_stops_what_it_started(vm_env: VmEnv, tiny_image: BootIm
 
 def test_qmp_works_inside_a_running_event_loop(vm: Instance) -> None:
     """As in a Jupyter kernel, where the calling thread already runs an asyncio loop."""
-    import asyncio
-
-    from workbench.vm.qmp import Qmp
 
     async def in_loop() -> str:
         with Qmp(vm.dir.qmp_socket).connect() as qmp:

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -101,7 +102,6 @@ def test_binary_for_architecture() -> None:
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
-    import socket
 
     port = qemu.free_port()
     with socket.socket() as sock:

@@ -20,10 +20,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from workbench import dirs
 from workbench.errors import VmError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.progress import Listener
-from workbench.vm import qemu, teardown, watchdog
+from workbench.vm import accel as accel_mod
+from workbench.vm import qemu, snapshots, teardown, watchdog
 from workbench.vm.config import InstanceConfig
 from workbench.vm.executor import ConnectionLost, Executor
 from workbench.vm.images import BootImage
@@ -32,7 +34,7 @@ from workbench.vm.lock import ProcessRef
 from workbench.vm.prepare import uses_cloud_init
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import Check, port_open, run_checks, wait_banner
-from workbench.vm.snapshots import AFTER_LOAD
+from workbench.vm.snapshots import AFTER_LOAD, WARM, SnapshotTag
 from workbench.vm.ssh import HostKeyChanged, SshExecutor, known_hosts_line
 from workbench.vm.state import InstanceDir, InstanceState, Phase
 
@@ -78,6 +80,28 @@ class Boot:
 
     def cold(self) -> Boot:
         return replace(self, warm=None)
+
+
+def plan_boot(
+    image: BootImage, state: InstanceState, config: InstanceConfig, notify: Callable[[str], None]
+) -> Boot:
+    """The emulator, the accelerator and the warm state to start from (if its tag matches)."""
+    binary = config.qemu_binary or qemu.binary_for(image.arch)
+    choice = accel_mod.choose(
+        config.accel,
+        binary=binary,
+        kernel=image.kernel,
+        cache=dirs.cache_dir() / "accel.json",
+        notify=notify,
+    )
+    if state.state is not Phase.SAVED:
+        return Boot(image, binary, choice.accel)
+    tag = snapshots.tag_now(image.sha256, state, binary, config.mount_tags)
+    problems = snapshots.mismatches(SnapshotTag.from_json(state.snapshots.get(WARM, {})), tag)
+    if problems:
+        notify(f"cold boot: the saved state does not match ({'; '.join(problems)})")
+        return Boot(image, binary, choice.accel)
+    return Boot(image, binary, choice.accel, WARM)
 
 
 class Launcher:

@@ -26,15 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from workbench import dirs
 from workbench.errors import BuildError, UsageError, VmError, WorkbenchError
 from workbench.progress import Listener, ignore
-from workbench.vm import accel as accel_mod
 from workbench.vm import diagnose, qemu, rekey, snapshots, teardown, watchdog
 from workbench.vm.config import InstanceConfig, Timeouts
 from workbench.vm.executor import PULL_LIMIT, Command, Completed, ConnectionLost, Sink
 from workbench.vm.images import BootImage, ensure_image, verify
-from workbench.vm.launch import LOGIN_USER, Boot, Launcher, login, mount_project
+from workbench.vm.launch import LOGIN_USER, Launcher, login, mount_project, plan_boot
 from workbench.vm.lock import ProcessRef
 from workbench.vm.prepare import prepare, write_seed
 from workbench.vm.provider import Layout
@@ -134,20 +132,7 @@ class Instance:
 
     def status(self) -> StatusReport:
         state = self.dir.load_state()
-        return StatusReport(
-            name=self.dir.name,
-            project=str(self.project),
-            status=self.dir.status(),
-            directory=str(self.dir.root),
-            image=state.image if state else None,
-            pid=state.pid if state and self._alive(state) else None,
-            port=state.port if state else None,
-            accel=state.accel if state else None,
-            memory_mib=state.memory_mib if state else None,
-            cpus=state.cpus if state else None,
-            disk_mib=state.disk_mib if state else None,
-            snapshots=sorted(state.snapshots) if state else [],
-        )
+        return self.dir.report(self.project, state, alive=self._alive(state))
 
     def logs(self) -> dict[str, Path]:
         return self.dir.logs()
@@ -184,7 +169,7 @@ class Instance:
             image = self._boot_image()
             state = prepare(d, image, self.config, project=self.project, notify=self.notify)
             verify(image)
-            boot = self._plan_boot(image, state)
+            boot = plan_boot(image, state, self.config, self.notify)
             self.close()
             try:
                 self._ssh = launcher.start(boot, state)
@@ -209,25 +194,6 @@ class Instance:
         self._started = True
         watchdog.touch(d.root)  # idle from now on
         watchdog.spawn(self.project, d.root)  # bounds serial.log, keeps deadlines
-
-    def _plan_boot(self, image: BootImage, state: InstanceState) -> Boot:
-        """The emulator, the accelerator and the warm state to start from (if it matches)."""
-        binary = self.config.qemu_binary or qemu.binary_for(image.arch)
-        choice = accel_mod.choose(
-            self.config.accel,
-            binary=binary,
-            kernel=image.kernel,
-            cache=dirs.cache_dir() / "accel.json",
-            notify=self.notify,
-        )
-        if state.state is not Phase.SAVED:
-            return Boot(image, binary, choice.accel)
-        tag = snapshots.tag_now(image.sha256, state, binary, self.config.mount_tags)
-        problems = snapshots.mismatches(SnapshotTag.from_json(state.snapshots.get(WARM, {})), tag)
-        if problems:
-            self.notify(f"cold boot: the saved state does not match ({'; '.join(problems)})")
-            return Boot(image, binary, choice.accel)
-        return Boot(image, binary, choice.accel, WARM)
 
     def running_share_mode(self) -> str:
         """How the last launched qemu exports the project: ``rw`` or ``ro``."""

@@ -223,6 +223,23 @@ class InstanceDir:
     def lock(self) -> InstanceLock:
         return InstanceLock(self.root / "lock")
 
+    def report(self, project: Path, state: InstanceState | None, *, alive: bool) -> StatusReport:
+        """What ``vm status`` shows of this instance (``alive``: its qemu runs)."""
+        return StatusReport(
+            name=self.name,
+            project=str(project),
+            status=self.status(),
+            directory=str(self.root),
+            image=state.image if state else None,
+            pid=state.pid if state and alive else None,
+            port=state.port if state else None,
+            accel=state.accel if state else None,
+            memory_mib=state.memory_mib if state else None,
+            cpus=state.cpus if state else None,
+            disk_mib=state.disk_mib if state else None,
+            snapshots=sorted(state.snapshots) if state else [],
+        )
+
     def diagnosed(self, err: WorkbenchError, cls: type[WorkbenchError] = VmError) -> WorkbenchError:
         """``err`` with the diagnosis from this instance's logs (:func:`diagnose.with_logs`)."""
         return diagnose.with_logs(err, qemu_log=self.qemu_log, serial_log=self.serial_log, cls=cls)
