@@ -35,7 +35,7 @@ from workbench.vm.prepare import uses_cloud_init
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import Check, port_open, run_checks, wait_banner
 from workbench.vm.snapshots import AFTER_LOAD, WARM, SnapshotTag
-from workbench.vm.ssh import HostKeyChanged, SshExecutor, known_hosts_line
+from workbench.vm.ssh import HostKeyChanged, HostKeyUnknown, SshExecutor, known_hosts_line
 from workbench.vm.state import InstanceDir, InstanceState, Phase
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,8 @@ class Launcher:
         def logged_in(left: float) -> bool:
             try:
                 ssh.connect(timeout=min(left, 20.0))
-            except HostKeyChanged:
-                raise
+            except (HostKeyChanged, HostKeyUnknown):
+                raise  # no retry makes a key other than the pinned one acceptable
             except VmError:
                 return False
             return True
