@@ -185,7 +185,7 @@ def test_build_on_an_ssh_host(vm_env: VmEnv, tmp_path: Path) -> None:
         image,
         memory="2G",
         cpus=2,
-        timeouts=Timeouts(banner=300, ready=600),
+        timeouts=Timeouts(banner=1200, ready=1800),  # a loaded 2-core host under TCG
     )
     try:
         guest.up()
@@ -237,3 +237,23 @@ def test_a_login_to_an_unpinned_host_is_refused_before_authenticating(tmp_path: 
     target = HostTarget.parse("a@127.0.0.1:1")
     with pytest.raises(VmError, match="cannot reach"):
         pins.fetch_host_key(target, timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["build", str(EXAMPLE), "--host", "nohost"], "invalid --host 'nohost'"),
+        (["vm", "--host", "a@127.0.0.1:1", "snapshot", "save"], "has no snapshots"),
+        (["vm", "--host", "a@127.0.0.1:1", "up"], "is for qemu VMs, not an SSH host"),
+        (
+            ["build", str(EXAMPLE), "--host", "a@h", "--accept-host-key", "yes", "--identity", "k"],
+            "invalid --accept-host-key",
+        ),
+    ],
+)
+def test_host_user_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], said: str) -> None:
+    done = _cli(tmp_path / "config", *args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert said in done.stderr
+    assert not (tmp_path / "config").exists()  # nothing pinned, nothing written

@@ -31,6 +31,7 @@ from workbench.vm.diagnose import tail
 from workbench.vm.executor import Command
 from workbench.vm.images import ensure_image, list_images
 from workbench.vm.local import Instance
+from workbench.vm.pins import HostTarget
 from workbench.vm.qemu import SHARE_MODES
 from workbench.vm.remote import RemoteHost, no_snapshots
 from workbench.vm.state import InstanceDir, Status
@@ -252,9 +253,8 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    target = host_target(args)
-    if target is not None:
-        raise no_snapshots(target)
+    if args.host is not None:  # said before any connection: an SSH host has none
+        raise no_snapshots(HostTarget.parse(args.host))
     instance = _instance(args)
     what = args.snapshot_action
     if what != "list":

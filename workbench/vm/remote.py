@@ -44,7 +44,7 @@ SKIPPED = (*IGNORED_SOURCES, ".git")
 def no_snapshots(target: HostTarget) -> UsageError:
     return UsageError(
         f"{target} is an SSH host: it has no snapshots",
-        hint="snapshots are for qemu VMs (drop --host)",
+        hint="snapshots are for qemu VMs: drop --host",
     )
 
 
