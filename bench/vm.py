@@ -35,6 +35,7 @@ from pathlib import Path
 from bench.common import Row, main, row, seconds
 from workbench.errors import VmError
 from workbench.vm import keys, qemu, seed
+from workbench.vm.config import InstanceConfig
 from workbench.vm.images import BootImage, ensure_image
 from workbench.vm.launch import LOGIN_USER
 from workbench.vm.local import Instance
@@ -51,9 +52,8 @@ def workbench_round(
     boot, a warm start; the warm instance stays up."""
 
     def to_first_command(warm: bool) -> tuple[float, Instance]:
-        vm = Instance(
-            project, image=image, memory=memory, cpus=cpus, instances=instances, notify=print
-        )
+        config = InstanceConfig(image=image, memory=memory, cpus=cpus)
+        vm = Instance(project, config, instances=instances, notify=print)
         start = time.monotonic()
         vm.up()
         vm.exec(["true"], check=True)
@@ -196,9 +196,7 @@ def rekey_round(
         project.mkdir(parents=True, exist_ok=True)
         copy = Instance(
             project,
-            image=image,
-            memory=memory,
-            cpus=cpus,
+            InstanceConfig(image=image, memory=memory, cpus=cpus),
             instances=root / "instances",
             notify=print,
         )

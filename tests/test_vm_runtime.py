@@ -157,7 +157,6 @@ def test_push_and_pull_over_sftp(vm: Instance, tmp_path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -165,7 +164,7 @@ def test_second_up_is_refused_by_the_lock(vm: Instance, vm_env: VmEnv) -> None:
     state = vm.dir.load_state()
     assert state is not None
     with pytest.raises(LockHeld, match=f"locked by running process {state.pid}"):
-        vm_env.instance(vm.project, vm.image).up()
+        vm_env.instance(vm.project, vm.config.image).up()
     assert vm.exec(["true"]).exit_status == 0
 
 
@@ -262,7 +261,7 @@ def test_down_save_then_warm_start(vm: Instance, vm_env: VmEnv) -> None:
     vm.exec(["sh", "-c", "echo warm > /root/state"], check=True)
     assert vm.down(save=True) == "quit"
     assert vm.dir.status() is Status.SAVED
-    again = vm_env.instance(vm.project, vm.image)
+    again = vm_env.instance(vm.project, vm.config.image)
     again.up()
     assert again.dir.status() is Status.RUNNING
     state = again.dir.load_state()
@@ -297,7 +296,7 @@ def test_a_crashed_qemu_leaves_a_stale_lock_that_up_takes_over(vm: Instance, vm_
         assert time.monotonic() < deadline, vm.dir.status()
         time.sleep(0.1)
     vm_env.notices.clear()
-    again = vm_env.instance(vm.project, vm.image)
+    again = vm_env.instance(vm.project, vm.config.image)
     again.up()
     assert vm_env.notices[0] == (
         f"took over the stale lock of process {state.qemu.pid}, which is not running"

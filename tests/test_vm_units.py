@@ -102,7 +102,6 @@ def test_binary_for_architecture() -> None:
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
-
     port = qemu.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
