@@ -28,7 +28,7 @@ from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import wait_banner
-from workbench.vm.ssh import HostKeyChanged, SshExecutor
+from workbench.vm.ssh import HostKeyChanged, HostKeyUnknown, SshExecutor
 from workbench.vm.state import Status
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def test_a_known_hosts_entry_for_another_key_is_refused(vm: Instance, tmp_path: 
         ssh.connect(timeout=10)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    with pytest.raises(VmError, match="not found in known_hosts"):
+    with pytest.raises(HostKeyUnknown, match="is not pinned"):
         SshExecutor(port=state.port, user="root", key=vm.dir.ssh_key, known_hosts=empty).connect()
 
 
