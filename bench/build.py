@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from workbench import dirs
-from workbench.lifecycle import baseline, wheelhouse
+from workbench.lifecycle import base_instance, wheelhouse
 from workbench.lifecycle.events import Event
 from workbench.lifecycle.session import (
     DEFAULT_CPUS,
@@ -37,7 +37,7 @@ from workbench.lifecycle.session import (
     clean,
 )
 from workbench.lifecycle.steps import Step
-from workbench.vm.runtime import parse_memory
+from workbench.vm.config import parse_memory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "build"
 
@@ -117,7 +117,7 @@ def measure(cold_project: Path, project: Path, *, repeat: int) -> list[tuple[str
         rows.append((f"  of which {name}", cold_timings.host.get(name, 0.0)))
     run.instance.down()
     started = time.monotonic()
-    baseline.ensure_base(
+    base_instance.ensure_base(
         DEFAULT_IMAGE,
         memory_mib=parse_memory(DEFAULT_MEMORY),
         cpus=DEFAULT_CPUS,

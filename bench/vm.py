@@ -35,10 +35,14 @@ from pathlib import Path
 from bench.common import Row, main, row, seconds
 from workbench.errors import VmError
 from workbench.vm import keys, qemu, seed
+from workbench.vm.config import InstanceConfig
 from workbench.vm.images import BootImage, ensure_image
-from workbench.vm.instance import InstanceDir
-from workbench.vm.runtime import LOGIN_USER, Instance, destroy
-from workbench.vm.ssh import SshExecutor, known_hosts_line, wait_banner
+from workbench.vm.launch import LOGIN_USER
+from workbench.vm.local import Instance
+from workbench.vm.readiness import wait_banner
+from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.state import InstanceDir
+from workbench.vm.teardown import destroy
 
 
 def workbench_round(
@@ -48,9 +52,8 @@ def workbench_round(
     boot, a warm start; the warm instance stays up."""
 
     def to_first_command(warm: bool) -> tuple[float, Instance]:
-        vm = Instance(
-            project, image=image, memory=memory, cpus=cpus, instances=instances, notify=print
-        )
+        config = InstanceConfig(image=image, memory=memory, cpus=cpus)
+        vm = Instance(project, config, instances=instances, notify=print)
         start = time.monotonic()
         vm.up()
         vm.exec(["true"], check=True)
@@ -185,7 +188,7 @@ def rekey_round(
     base: Instance, image: BootImage, root: Path, *, memory: str, cpus: int
 ) -> tuple[float, float]:
     """Seconds to the first command of two copies of the saved ``base``: re-keyed, not."""
-    from workbench.lifecycle.baseline import seed_instance
+    from workbench.lifecycle.base_instance import seed_instance
 
     times = []
     for name in ("rekeyed", "base-keys"):
@@ -193,9 +196,7 @@ def rekey_round(
         project.mkdir(parents=True, exist_ok=True)
         copy = Instance(
             project,
-            image=image,
-            memory=memory,
-            cpus=cpus,
+            InstanceConfig(image=image, memory=memory, cpus=cpus),
             instances=root / "instances",
             notify=print,
         )

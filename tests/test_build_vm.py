@@ -34,7 +34,7 @@ from workbench.errors import VmError
 from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.events import read_events
 from workbench.lifecycle.guest_workbench import from_tree
-from workbench.lifecycle.wheelhouse import GUEST_DEPS_MARKER, GUEST_MARKER, GUEST_PYTHON
+from workbench.lifecycle.wheelhouse import GUEST
 from workbench.vm import InstanceDir, Status, watchdog
 from workbench.vm.ssh import SshExecutor
 
@@ -592,19 +592,19 @@ def test_the_guest_runs_the_workbench_release_asked_for(
     shutil.copy2(source / "pyproject.toml", other / "pyproject.toml")
     shutil.copytree(source / "workbench", other / "workbench")
     (other / "workbench" / "release_probe.py").write_text("RELEASE = 'other'\n")
-    probe = [GUEST_PYTHON, "-c", "import workbench.release_probe as p; print(p.RELEASE)"]
+    probe = [GUEST.python, "-c", "import workbench.release_probe as p; print(p.RELEASE)"]
     build_env.use("c-make")
     first = build_env.build("--step", "pull", "--workbench-version", str(other))
     assert first.returncode == 0, first.stderr
-    assert build_env.vm("cat", GUEST_MARKER).stdout.strip() == from_tree(other, label="").key
+    assert build_env.vm("cat", GUEST.marker).stdout.strip() == from_tree(other, label="").key
     assert build_env.vm(*probe).stdout.strip() == "other"
-    deps = build_env.vm("cat", GUEST_DEPS_MARKER).stdout.strip()
+    deps = build_env.vm("cat", GUEST.deps_marker).stdout.strip()
     assert deps.startswith("deps-")
     back = build_env.build("--step", "pull")
     assert back.returncode == 0, back.stderr
-    assert build_env.vm("cat", GUEST_MARKER).stdout.strip() == guest_workbench.resolve("").key
+    assert build_env.vm("cat", GUEST.marker).stdout.strip() == guest_workbench.resolve("").key
     assert build_env.vm(*probe).returncode != 0  # that release's module is gone
-    assert build_env.vm("cat", GUEST_DEPS_MARKER).stdout.strip() == deps
+    assert build_env.vm("cat", GUEST.deps_marker).stdout.strip() == deps
 
 
 def test_clean_destroys_the_vm(build_env: BuildEnv) -> None:

@@ -41,7 +41,7 @@ from workbench.lifecycle.events import (
     read_events,
 )
 from workbench.lifecycle.steps import Step
-from workbench.vm.ssh import Completed
+from workbench.vm.executor import Command, Completed
 from workbench.widgets.build_view import BuildView
 from workbench.widgets.log import LogPane
 from workbench.widgets.style import verdict_badge
@@ -220,11 +220,11 @@ class Way:
     terminal: list[Any] = field(default_factory=list)
 
     def run(self, text: str, status: int, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-        def exec_(argv: list[str], **kwargs: Any) -> Completed:
+        def exec_(command: Command, **kwargs: Any) -> Completed:
             for chunk in (text[: len(text) // 2], text[len(text) // 2 :]):
                 kwargs["on_stdout"](chunk)
             kwargs["on_stderr"](text[::-1])
-            return Completed(list(argv), status, "", "")
+            return Completed(list(command.argv), status, "", "")
 
         self.session.instance.exec = exec_  # type: ignore[method-assign]
         self.session._error = None

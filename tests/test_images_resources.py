@@ -29,8 +29,10 @@ from workbench.errors import VmError
 from workbench.progress import Progress
 from workbench.vm import images, ssh
 from workbench.vm.download import download
+from workbench.vm.executor import Sink
 from workbench.vm.images import BootImage
-from workbench.vm.runtime import LOGIN_USER, Instance
+from workbench.vm.launch import LOGIN_USER
+from workbench.vm.local import Instance
 from workbench.vm.ssh import SshExecutor
 
 if TYPE_CHECKING:
@@ -240,7 +242,7 @@ def test_guest_output_is_kept_bounded_and_says_what_was_dropped(
     monkeypatch.setattr(ssh, "OUTPUT_CAP", 1 << 20)
     seen = [0, 0]
 
-    def count(stream: int) -> ssh.Sink:
+    def count(stream: int) -> Sink:
         def sink(text: str) -> None:
             seen[stream] += len(text)
 

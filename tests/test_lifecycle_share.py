@@ -10,10 +10,11 @@ from test_vm_units import config  # the qemu configuration those tests use
 from workbench.errors import UsageError, VmError
 from workbench.lifecycle import wheelhouse
 from workbench.vm import qemu
-from workbench.vm.instance import InstanceDir, InstanceState
-from workbench.vm.runtime import Instance
+from workbench.vm.config import InstanceConfig
+from workbench.vm.executor import Completed
+from workbench.vm.provider import Layout
 from workbench.vm.snapshots import SnapshotTag, mismatches
-from workbench.vm.ssh import Completed
+from workbench.vm.state import InstanceDir, InstanceState
 
 
 def test_extra_shares_are_read_only_virtfs_devices_after_the_project() -> None:
@@ -42,13 +43,13 @@ def test_a_state_saved_with_other_9p_devices_is_not_loadable() -> None:
 
 
 def test_instance_checks_its_shares(tmp_path: Path) -> None:
-    vm = Instance(tmp_path, shares={"wheelhouse": tmp_path / "."})
-    assert vm.shares == (("wheelhouse", tmp_path.resolve()),)
+    config = InstanceConfig(shares={"wheelhouse": tmp_path / "."})
+    assert config.share_list == (("wheelhouse", tmp_path.resolve()),)
     for bad in ("project", "Upper", "x" * 32, "a b"):
         with pytest.raises(UsageError, match="invalid share tag"):
-            Instance(tmp_path, shares={bad: tmp_path})
+            InstanceConfig(shares={bad: tmp_path})
     with pytest.raises(UsageError, match="is not a directory"):
-        Instance(tmp_path, shares={"wheelhouse": tmp_path / "missing"})
+        InstanceConfig(shares={"wheelhouse": tmp_path / "missing"})
 
 
 def test_the_wheelhouse_share_is_the_cache_root(
@@ -61,6 +62,8 @@ def test_the_wheelhouse_share_is_the_cache_root(
 
 class GuestWithoutMarker:
     """An instance whose guest has no workbench yet and whose qemu ran with ``argv``."""
+
+    layout = Layout()
 
     def __init__(self, root: Path, argv: list[str]) -> None:
         self.dir = InstanceDir(root)
@@ -80,7 +83,7 @@ def test_inject_needs_the_share_in_the_running_vm(
     without = GuestWithoutMarker(tmp_path / "a", qemu.qemu_argv(config()))
     with pytest.raises(VmError, match="was started without the wheelhouse share"):
         wheelhouse.inject(without, house)  # type: ignore[arg-type]
-    assert without.commands == [["cat", wheelhouse.GUEST_MARKER]]  # nothing installed
+    assert without.commands == [["cat", wheelhouse.GUEST.marker]]  # nothing installed
     argv = qemu.qemu_argv(config(shares=(("wheelhouse", tmp_path),)))
     with_share = GuestWithoutMarker(tmp_path / "b", argv)
     assert wheelhouse.inject(with_share, house)  # type: ignore[arg-type]

@@ -93,7 +93,7 @@ def test_notebooks_run_and_match_their_outputs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_vm_notebook_runs_on_the_tiny_image(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from workbench.vm.runtime import clean_instances
+    from workbench.vm.teardown import clean_instances
 
     tmp_path = tmp_path_factory.mktemp("nb")  # short: the instance's unix socket path
     cache = tmp_path / "cache"

@@ -26,7 +26,7 @@ import pytest
 from workbench.errors import VmError
 from workbench.vm.images import BootImage
 from workbench.vm.keys import generate_ed25519
-from workbench.vm.runtime import Instance
+from workbench.vm.local import Instance
 from workbench.vm.ssh import SshExecutor
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def test_the_qemu_command_line_forwards_loopback_only_and_exports_only_the_share
     assert forwards
     assert all(item.startswith("hostfwd=tcp:127.0.0.1:") for item in forwards)
     shares = [argv[i + 1] for i, word in enumerate(argv) if word == "-virtfs"]
-    wheels = dict(running.shares)["wheels"]
+    wheels = dict(running.config.shares)["wheels"]
     assert shares == [
         f"local,path={running.project},mount_tag=project,security_model=none,readonly=on,id=project",
         f"local,path={wheels},mount_tag=wheels,security_model=none,readonly=on,id=wheels",
@@ -165,7 +165,7 @@ def test_the_guest_sees_the_project_and_nothing_else_of_the_host(
 
 @pytest.mark.slow
 def test_a_read_only_share_cannot_be_written_by_the_guest(running: Instance) -> None:
-    wheels = dict(running.shares)["wheels"]
+    wheels = dict(running.config.shares)["wheels"]
     mount = "mkdir -p /wheels && mount -t 9p -o trans=virtio,version=9p2000.L wheels /wheels"
     running.exec(["sh", "-c", mount], check=True)
     try:
@@ -359,4 +359,4 @@ def test_paramiko_only_ever_rejects_unknown_host_keys() -> None:
         for call in calls(tree):
             if ast.unparse(call.func).endswith("set_missing_host_key_policy"):
                 policies.append(ast.unparse(call.args[0]))
-    assert policies == ["paramiko.RejectPolicy()"]
+    assert policies == ["_refusing(self.address)"]  # raises HostKeyUnknown, adds nothing

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from workbench.files import PRIVATE, write_atomic
-from workbench.lifecycle.baseline import seed_instance
+from workbench.lifecycle.base_instance import seed_instance
 from workbench.lifecycle.guest import GuestSpec
 from workbench.vm import keys, watchdog
-from workbench.vm.instance import InstanceDir, InstanceState
+from workbench.vm.state import InstanceDir, InstanceState
 
 
 def mode(path: Path) -> int:
@@ -126,7 +126,7 @@ def test_an_interrupted_copy_leaves_no_instance_and_the_next_copy_succeeds(
             raise KeyboardInterrupt
         return real_copy(src, dst)
 
-    monkeypatch.setattr("workbench.lifecycle.baseline.shutil.copy2", copy_then_interrupt)
+    monkeypatch.setattr("workbench.lifecycle.base_instance.shutil.copy2", copy_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         seed_instance(base, target, Path("/proj"))
     assert target.load_state() is None  # no instance: status absent, the next build copies

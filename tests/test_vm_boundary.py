@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from workbench.errors import VmError
-from workbench.lifecycle.baseline import seed_instance
+from workbench.lifecycle.base_instance import seed_instance
 from workbench.progress import Progress
-from workbench.vm import qemu, runtime, watchdog
+from workbench.vm import launch, qemu, watchdog
 from workbench.vm.images import BootImage
-from workbench.vm.instance import InstanceDir, InstanceState, Status
 from workbench.vm.keys import public_line
-from workbench.vm.runtime import Instance
+from workbench.vm.local import Instance
 from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.state import InstanceDir, InstanceState, Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
@@ -280,7 +280,7 @@ def test_a_failing_guest_command_in_a_warm_start_is_a_vm_error_and_frees_the_cli
         vm.up()
         vm.down(save=True)
         broken = (["sh", "-c", "echo the clock broke >&2; exit 3"],)
-        monkeypatch.setattr(runtime, "AFTER_LOAD", broken)
+        monkeypatch.setattr(launch, "AFTER_LOAD", broken)
         with pytest.raises(VmError, match="the clock broke") as caught:
             vm.up()
         assert type(caught.value) is VmError

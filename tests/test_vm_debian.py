@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from workbench.vm.config import Timeouts
 from workbench.vm.images import ensure_image
-from workbench.vm.instance import Status
-from workbench.vm.runtime import Timeouts
+from workbench.vm.state import Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv

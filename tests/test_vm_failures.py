@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from workbench.errors import BuildError, VmError, WorkbenchError, format_error
+from workbench.vm.config import Timeouts
 from workbench.vm.diagnose import FAILURES, Failure
 from workbench.vm.images import BootImage
-from workbench.vm.instance import Status
+from workbench.vm.local import Instance
 from workbench.vm.qmp import Qmp
-from workbench.vm.runtime import Instance, Timeouts
+from workbench.vm.state import Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv

@@ -32,11 +32,11 @@ import pytest
 from workbench.errors import UsageError, VmError, WorkbenchError, format_error
 from workbench.vm import diagnose, qemu
 from workbench.vm.diagnose import FAILURES
+from workbench.vm.executor import ConnectionLost
 from workbench.vm.images import BootImage
-from workbench.vm.instance import InstanceDir, InstanceState, Status
+from workbench.vm.local import Instance
 from workbench.vm.lock import InstanceLock, ProcessRef
-from workbench.vm.runtime import Instance
-from workbench.vm.ssh import ConnectionLost
+from workbench.vm.state import InstanceDir, InstanceState, Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv

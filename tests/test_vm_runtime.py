@@ -6,6 +6,8 @@ test before did to it (stopped, saved, crashed, removed), so any order works.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -20,11 +22,14 @@ import pytest
 from workbench import dirs
 from workbench.errors import BuildError, VmError
 from workbench.vm import keys, qemu
+from workbench.vm.executor import Command
 from workbench.vm.images import BootImage
-from workbench.vm.instance import Status
+from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
-from workbench.vm.runtime import Instance
-from workbench.vm.ssh import HostKeyChanged, SshExecutor, wait_banner
+from workbench.vm.qmp import Qmp
+from workbench.vm.readiness import wait_banner
+from workbench.vm.ssh import HostKeyChanged, HostKeyUnknown, SshExecutor
+from workbench.vm.state import Status
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
@@ -118,7 +123,7 @@ def test_exec_streams_output_while_the_command_runs(vm: Instance) -> None:
 
 def test_exec_environment_cwd_and_timeout(vm: Instance) -> None:
     result = vm.exec(
-        ["sh", "-c", 'echo "$GREETING" "$(pwd)"'], env={"GREETING": "hi there"}, cwd="/tmp"
+        Command(["sh", "-c", 'echo "$GREETING" "$(pwd)"'], env={"GREETING": "hi there"}, cwd="/tmp")
     )
     assert result.stdout == "hi there /tmp\n"
     start = time.monotonic()
@@ -152,8 +157,6 @@ def test_push_and_pull_over_sftp(vm: Instance, tmp_path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -161,7 +164,7 @@ def test_second_up_is_refused_by_the_lock(vm: Instance, vm_env: VmEnv) -> None:
     state = vm.dir.load_state()
     assert state is not None
     with pytest.raises(LockHeld, match=f"locked by running process {state.pid}"):
-        vm_env.instance(vm.project, vm.image).up()
+        vm_env.instance(vm.project, vm.config.image).up()
     assert vm.exec(["true"]).exit_status == 0
 
 
@@ -218,7 +221,7 @@ def test_a_known_hosts_entry_for_another_key_is_refused(vm: Instance, tmp_path: 
         ssh.connect(timeout=10)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    with pytest.raises(VmError, match="not found in known_hosts"):
+    with pytest.raises(HostKeyUnknown, match="is not pinned"):
         SshExecutor(port=state.port, user="root", key=vm.dir.ssh_key, known_hosts=empty).connect()
 
 
@@ -245,7 +248,6 @@ def test_snapshot_save_list_load(vm: Instance) -> None:
 
 
 def test_savevm_with_the_share_mounted_is_refused_by_qemu(vm: Instance) -> None:
-    from workbench.vm.qmp import Qmp
 
     assert " /project 9p " in vm.exec(["cat", "/proc/mounts"]).stdout
     with (
@@ -259,7 +261,7 @@ def test_down_save_then_warm_start(vm: Instance, vm_env: VmEnv) -> None:
     vm.exec(["sh", "-c", "echo warm > /root/state"], check=True)
     assert vm.down(save=True) == "quit"
     assert vm.dir.status() is Status.SAVED
-    again = vm_env.instance(vm.project, vm.image)
+    again = vm_env.instance(vm.project, vm.config.image)
     again.up()
     assert again.dir.status() is Status.RUNNING
     state = again.dir.load_state()
@@ -294,7 +296,7 @@ def test_a_crashed_qemu_leaves_a_stale_lock_that_up_takes_over(vm: Instance, vm_
         assert time.monotonic() < deadline, vm.dir.status()
         time.sleep(0.1)
     vm_env.notices.clear()
-    again = vm_env.instance(vm.project, vm.image)
+    again = vm_env.instance(vm.project, vm.config.image)
     again.up()
     assert vm_env.notices[0] == (
         f"took over the stale lock of process {state.qemu.pid}, which is not running"
@@ -320,9 +322,6 @@ def test_context_manager_stops_what_it_started(vm_env: VmEnv, tiny_image: BootIm
 
 def test_qmp_works_inside_a_running_event_loop(vm: Instance) -> None:
     """As in a Jupyter kernel, where the calling thread already runs an asyncio loop."""
-    import asyncio
-
-    from workbench.vm.qmp import Qmp
 
     async def in_loop() -> str:
         with Qmp(vm.dir.qmp_socket).connect() as qmp:

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import pycdlib
 import pytest
 
 from workbench.errors import BuildError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import accel, qemu
+from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
-from workbench.vm.instance import InstanceDir, InstanceState, Status, derive_status, instance_name
+from workbench.vm.executor import Completed, command_line
+from workbench.vm.images import BootImage
+from workbench.vm.launch import mount_command
 from workbench.vm.lock import InstanceLock, LockHeld, ProcessRef
+from workbench.vm.prepare import HOST_CA_BUNDLE, prepare
 from workbench.vm.qmp import parse_snapshots
 from workbench.vm.readiness import Check, QemuExited, run_checks
-from workbench.vm.runtime import mount_command, parse_memory
 from workbench.vm.snapshots import SnapshotTag, check_name, mismatches
-from workbench.vm.ssh import Completed, command_line, known_hosts_line
+from workbench.vm.ssh import known_hosts_line
+from workbench.vm.state import InstanceDir, InstanceState, Status, derive_status, instance_name
 
 # -- qemu command line -----------------------------------------------------------------------------
 
@@ -95,8 +102,6 @@ def test_binary_for_architecture() -> None:
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
-    import socket
-
     port = qemu.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
@@ -501,13 +506,6 @@ def test_clean_all_removes_instances_and_base_images(tmp_path: Path) -> None:
 def test_prepare_makes_keys_seed_and_overlay(
     tmp_path: Path, ready_command: list[str], has_ca: bool
 ) -> None:
-    import io
-
-    import pycdlib
-
-    from workbench.vm.images import BootImage
-    from workbench.vm.runtime import HOST_CA_BUNDLE, Instance
-
     base = tmp_path / "base.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "64M"], check=True)
     image = BootImage(
@@ -523,19 +521,20 @@ def test_prepare_makes_keys_seed_and_overlay(
     )
     project = tmp_path / "project"
     project.mkdir()
-    vm = Instance(project, image=image, memory="256M", cpus=1, instances=tmp_path / "i")
-    vm.dir.create()
-    state = vm._prepare(image)
+    config = InstanceConfig(image=image, memory="256M", cpus=1)
+    d = InstanceDir.for_project(project, instances=tmp_path / "i")
+    d.create()
+    state = prepare(d, image, config, project=project, notify=print)
     assert (state.image, state.base_sha256, state.memory_mib, state.cpus) == (
         "fake",
         "f" * 64,
         256,
         1,
     )
-    for key in (vm.dir.ssh_key, vm.dir.host_key):
+    for key in (d.ssh_key, d.host_key):
         assert oct(key.stat().st_mode & 0o777) == "0o600"
     info = subprocess.run(
-        ["qemu-img", "info", "--output=json", str(vm.dir.overlay)],
+        ["qemu-img", "info", "--output=json", str(d.overlay)],
         capture_output=True,
         text=True,
         check=True,
@@ -543,7 +542,7 @@ def test_prepare_makes_keys_seed_and_overlay(
     meta = json.loads(info.stdout)
     assert (meta["backing-filename"], meta["backing-filename-format"]) == (str(base), "qcow2")
     iso = pycdlib.PyCdlib()
-    iso.open(str(vm.dir.seed_iso))
+    iso.open(str(d.seed_iso))
     data = io.BytesIO()
     iso.get_file_from_iso_fp(data, rr_path="/user-data")
     iso.close()

@@ -14,12 +14,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from workbench import dirs
+from workbench.progress import ProgressListener, ignore
+from workbench.vm.config import InstanceConfig, Timeouts
 from workbench.vm.images import BootImage, ensure_image
-from workbench.vm.runtime import Instance, Timeouts
+from workbench.vm.local import Instance
+from workbench.vm.teardown import clean_instances
 
 GUEST_MEMORY = "384M"
 FAST = Timeouts(banner=120, ready=120, powerdown=20)
@@ -44,11 +48,22 @@ class VmEnv:
             (path / rel).write_text(text, encoding="utf-8")
         return path
 
-    def instance(self, project: Path, image: str | BootImage, **options: object) -> Instance:
-        options.setdefault("memory", GUEST_MEMORY)
-        options.setdefault("cpus", 1)
-        options.setdefault("timeouts", FAST)
-        return Instance(project, image=image, notify=self.notices.append, **options)  # type: ignore[arg-type]
+    def instance(
+        self,
+        project: Path,
+        image: str | BootImage,
+        *,
+        listener: ProgressListener = ignore,
+        instances: Path | None = None,
+        **settings: Any,
+    ) -> Instance:
+        """``project``'s instance of ``image``; ``settings``: :class:`InstanceConfig` fields
+        (small and fast by default)."""
+        settings = {"memory": GUEST_MEMORY, "cpus": 1, "timeouts": FAST, **settings}
+        config = InstanceConfig(image=image, **settings)
+        return Instance(
+            project, config, listener=listener, notify=self.notices.append, instances=instances
+        )
 
     def cli(
         self, project: Path, *args: str, timeout: float = 600
@@ -77,7 +92,5 @@ def vm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmEnv]:
     try:
         yield env
     finally:
-        from workbench.vm.runtime import clean_instances
-
         clean_instances()
         patch.undo()

@@ -3,7 +3,9 @@
 ``build [PATH] [--step pull|build|stage|prime|pack] [--part NAME]... [--shell | --shell-after |
 --debug] [--image debian-12] [--build-on ARCH --build-for ARCH] [--keep | --stop-after DURATION]``
 plus ``--memory``, ``--cpus``, ``--disk-size``, ``--export-prime``, ``--templates-dir``,
-``--plan`` (print the host plan, run nothing) and ``--json`` (the event stream as JSON lines on
+``--host user@address[:port] [--identity KEY] [--accept-host-key SHA256:...]`` (build on that
+SSH host instead of a VM: :mod:`workbench.vm.remote`), ``--plan`` (print the host plan, run
+nothing) and ``--json`` (the event stream as JSON lines on
 stdout). ``clean [PATH]`` destroys the project's VM; ``clean [PATH] PART... [--step STEP]``
 undoes STEP (default: every step) and the steps after it for those parts (every part with only
 ``--step``) in the VM. PATH is any directory inside the project (default: the current one); a
@@ -26,6 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from workbench.cli.host import host_arguments, host_target
 from workbench.lifecycle.controller import BuildController
 from workbench.lifecycle.events import Event, Listener, printable
 from workbench.lifecycle.keepalive import Policy
@@ -88,6 +91,7 @@ def register(subparsers: Any) -> None:
         help="the workbench the guest runs: a git revision of this source tree (tag, commit), a"
         " workbench .whl or a source directory (default: $WORKBENCH_GUEST_VERSION, else this one)",
     )
+    host_arguments(build)
     build.add_argument("--plan", action="store_true", help="print the host plan; run nothing")
     build.add_argument("--json", action="store_true", help="events as JSON lines on stdout")
     build.set_defaults(handler=run_build)
@@ -140,6 +144,7 @@ def run_build(args: argparse.Namespace) -> int:
         policy=Policy.from_env(os.environ)
         if args.stop_after is None
         else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
+        host=host_target(args),
     )
     session = BuildController(args.path, options).session(notify=_notice)
     if args.plan:

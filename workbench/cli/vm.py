@@ -5,6 +5,10 @@ command's status), ``shell``, ``push``, ``pull``, ``snapshot save|load|list|dele
 [--save]``, ``status [--json]`` (with when the VM stops by itself, and why), ``logs``, ``clean
 [--all]``. Long steps draw progress bars on stderr; the instance's ``workbench.log`` records what
 was done. Without an instance, the commands that need one are a user error (exit 2).
+
+``--host user@address[:port]`` (with ``--identity`` and ``--accept-host-key``, see
+:mod:`workbench.cli.host`) runs ``exec``, ``shell``, ``push``, ``pull``, ``status`` and ``down``
+(disconnect) on an existing SSH host instead; ``snapshot`` there is a user error.
 """
 
 from __future__ import annotations
@@ -14,15 +18,24 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workbench.cli.host import host_arguments, host_target
+from workbench.errors import UsageError, format_error
+from workbench.progress import terminal_listener
 from workbench.vm import watchdog
-from workbench.vm.instance import Status
+from workbench.vm.config import InstanceConfig
+from workbench.vm.diagnose import tail
+from workbench.vm.executor import Command
+from workbench.vm.images import ensure_image, list_images
+from workbench.vm.local import Instance
+from workbench.vm.pins import HostTarget
 from workbench.vm.qemu import SHARE_MODES
-
-if TYPE_CHECKING:
-    from workbench.vm.runtime import Instance
+from workbench.vm.remote import RemoteHost, no_snapshots
+from workbench.vm.state import InstanceDir, Status
+from workbench.vm.teardown import clean_everything
 
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
 
@@ -36,6 +49,7 @@ def register(subparsers: Any) -> None:
         "SSH with a pinned host key, the project mounted on /project over 9p.",
     )
     parser.add_argument("--project", default=".", help="project directory (default: .)")
+    host_arguments(parser)
     project = argparse.ArgumentParser(add_help=False)
     project.add_argument("--project", default=argparse.SUPPRESS, help="project directory")
     cls = type(parser)
@@ -113,12 +127,25 @@ def _notify(line: str) -> None:
     print(f"workbench: {line}", file=sys.stderr)
 
 
-def _instance(args: argparse.Namespace, **options: Any) -> Instance:
-    from workbench.progress import terminal_listener
-    from workbench.vm.runtime import Instance
+def _instance(args: argparse.Namespace, config: InstanceConfig | None = None) -> Instance:
+    if getattr(args, "host", None) is not None:
+        raise UsageError(
+            f"`vm {args.action}` is for qemu VMs, not an SSH host",
+            hint="with --host: exec, shell, push, pull, status, down",
+        )
+    return Instance(
+        args.project, config or InstanceConfig(), listener=terminal_listener(), notify=_notify
+    )
 
-    instance = Instance(args.project, listener=terminal_listener(), notify=_notify, **options)
-    return instance
+
+def _machine(args: argparse.Namespace) -> Instance | RemoteHost:
+    """The SSH host of ``--host`` (logged in), else the project's instance."""
+    target = host_target(args)
+    if target is None:
+        return _instance(args)
+    host = RemoteHost(target, notify=_notify)
+    host.up()
+    return host
 
 
 def _log_to(instance: Instance) -> None:
@@ -134,8 +161,6 @@ def _log_to(instance: Instance) -> None:
 
 
 def run_image_list(args: argparse.Namespace) -> int:
-    from workbench.vm.images import list_images
-
     infos = list_images()
     if args.json:
         rows = [{**info.__dict__, "path": str(info.path) if info.path else None} for info in infos]
@@ -151,28 +176,22 @@ def run_image_list(args: argparse.Namespace) -> int:
 
 
 def run_image_build(args: argparse.Namespace) -> int:
-    from workbench.progress import terminal_listener
-    from workbench.vm.images import ensure_image
-
     image = ensure_image(args.name, listener=terminal_listener(), rebuild=args.rebuild)
     print(f"{image.name}: {image.disk} (sha256 {image.sha256[:16]})")
     return 0
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from workbench.vm.instance import InstanceDir
-
     recorded = InstanceDir.for_project(Path(args.project)).load_state()
-    instance = _instance(
-        args,
-        image=args.image or (recorded.image if recorded else "tiny"),
-        memory=args.memory or (f"{recorded.memory_mib}M" if recorded else "1G"),
-        cpus=args.cpus or (recorded.cpus if recorded else 2),
+    config = InstanceConfig.resume(recorded, image=args.image, memory=args.memory, cpus=args.cpus)
+    config = replace(
+        config,
         disk_size=args.disk_size,
         accel=args.accel,
         share_mode=args.share_mode,
         msize=args.msize,
     )
+    instance = _instance(args, config)
     stop_after = None
     if args.stop_after is not None:
         stop_after = watchdog.parse_duration(args.stop_after, what="--stop-after")
@@ -187,8 +206,6 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from workbench.errors import UsageError
-
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise UsageError("no command given", hint="vm exec -- CMD ARGS...")
@@ -198,11 +215,9 @@ def run_exec(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise UsageError(f"invalid --env {item!r}", hint="use KEY=VALUE")
         env[key] = value
-    instance = _instance(args)
+    instance = _machine(args)
     result = instance.exec(
-        command,
-        env=env,
-        cwd=args.cwd,
+        Command(command, env=env, cwd=args.cwd),
         timeout=args.timeout,
         on_stdout=_writer(sys.stdout),
         on_stderr=_writer(sys.stderr),
@@ -224,20 +239,22 @@ def _writer(stream: Any) -> Any:
 
 
 def run_shell(args: argparse.Namespace) -> int:
-    return _instance(args).shell()
+    return _machine(args).shell()
 
 
 def run_push(args: argparse.Namespace) -> int:
-    _instance(args).push(args.src, args.dst)
+    _machine(args).push(args.src, args.dst)
     return 0
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    _instance(args).pull(args.src, args.dst)
+    _machine(args).pull(args.src, args.dst)
     return 0
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
+    if args.host is not None:  # said before any connection: an SSH host has none
+        raise no_snapshots(HostTarget.parse(args.host))
     instance = _instance(args)
     what = args.snapshot_action
     if what != "list":
@@ -263,6 +280,10 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    target = host_target(args)
+    if target is not None:
+        print(f"{target}: {RemoteHost(target).down(save=args.save)}")
+        return 0
     instance = _instance(args)
     _log_to(instance)
     how = instance.down(save=args.save)
@@ -271,8 +292,14 @@ def run_down(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from workbench.errors import format_error
-
+    target = host_target(args)
+    if target is not None:
+        host = _machine(args)
+        report = host.status()
+        shown = report.to_json()
+        print(json.dumps(shown, indent=2) if args.json else _table(shown))
+        host.close()
+        return 0
     instance = _instance(args)
     report = instance.status()
     died = instance.crash_error()
@@ -281,19 +308,21 @@ def run_status(args: argparse.Namespace) -> int:
         print(died.details or "", file=sys.stderr)
     up = report.status in (Status.STARTING, Status.RUNNING, Status.FAILED)
     shown = {**report.to_json(), **watchdog.report(instance.dir.root, up=up, now=time.time())}
-    if args.json:
-        print(json.dumps(shown, indent=2))
-        return 0
-    for key, value in shown.items():
-        if value not in (None, []) and key != "keepalive":
-            text = ", ".join(value) if isinstance(value, list) else value
-            print(f"{key:<11} {text}")
+    print(json.dumps(shown, indent=2) if args.json else _table(shown))
     return 0
 
 
-def run_logs(args: argparse.Namespace) -> int:
-    from workbench.vm.diagnose import tail
+def _table(shown: dict[str, Any]) -> str:
+    """``vm status`` as ``key value`` lines (empty values and the keep-alive record left out)."""
+    lines = []
+    for key, value in shown.items():
+        if value not in (None, []) and key != "keepalive":
+            text = ", ".join(value) if isinstance(value, list) else value
+            lines.append(f"{key:<11} {text}")
+    return "\n".join(lines)
 
+
+def run_logs(args: argparse.Namespace) -> int:
     for role, path in _instance(args).logs().items():
         print(f"==> {role}: {path}")
         text = tail(path, args.lines)
@@ -303,8 +332,6 @@ def run_logs(args: argparse.Namespace) -> int:
 
 
 def run_clean(args: argparse.Namespace) -> int:
-    from workbench.vm.runtime import clean_everything
-
     instance = _instance(args)
     if args.all:
         for line in clean_everything():

@@ -3,7 +3,7 @@
 Host side: :mod:`.build_project` (find the project upward, explode, resolve architectures and
 grammar),
 :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
-:mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
+:mod:`.wheelhouse` (the injection), :mod:`.base_instance` (new projects start from a saved base
 instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
 :mod:`.outputs` (the .snap and prime fetched into the project), :mod:`.prime` (prime/ in the VM
 and the packed snap.yaml, as data), :mod:`.events` (the JSON-lines stream and ``build.log``) and

@@ -2,7 +2,8 @@
 
 :class:`Session` loads the project (found upward from any directory), plans its host actions
 (:func:`workbench.lifecycle.steps.plan`), then executes them against the project's build VM
-(:class:`workbench.vm.Instance`, with the wheelhouse share): boot or reuse it, install the
+(a :class:`workbench.vm.Machine`: the qemu :class:`workbench.vm.Instance` with the wheelhouse
+share, or an SSH host with ``BuildOptions.host``): boot or reuse it, install the
 wheelhouse once, run the guest runner up to the target step with parts/, stage/ and prime/ on the
 VM disk, pack, and fetch ``NAME_VERSION_ARCH.snap`` over SFTP into the project directory (the
 guest sees the project read-only). The lifecycle, the pack and the shells run as the build user
@@ -41,20 +42,24 @@ from workbench.lifecycle.steps import (
     step_directory,
 )
 from workbench.vm import watchdog
+from workbench.vm.config import InstanceConfig
+from workbench.vm.executor import Command
+from workbench.vm.local import Instance, QemuProvider
+from workbench.vm.pins import HostTarget
+from workbench.vm.provider import Layout, Machine, Provider
+from workbench.vm.remote import HostProvider
+from workbench.vm.state import Status
 
 if TYPE_CHECKING:
     from workbench.lifecycle.guest import GuestSpec
     from workbench.lifecycle.wheelhouse import Wheelhouse
-    from workbench.vm import Instance
 
 DEFAULT_IMAGE = "debian-12"
 DEFAULT_MEMORY = "2G"
 DEFAULT_CPUS = 2
-WORK_ROOT = "/build"
 SHARE_WORK_ROOT = "/project/.workbench-work"
-PARTS_CACHE = "/var/cache/workbench/parts"
 SHELL_RC = "/run/workbench/shell.sh"
-BUILD_USER = "workbench"
+BUILD_USER = Layout().build_user
 """The guest user that runs the lifecycle and the shells (passwordless sudo, made by the seed)."""
 OUTPUT_TAIL = 25
 GUEST_ENV = {"LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -82,6 +87,7 @@ class BuildOptions:
     work_on_share: bool = False  # parts/ stage/ prime/ on 9p (needs rw): to measure its cost
     policy: keepalive.Policy = field(default_factory=keepalive.Policy)
     workbench_version: str | None = None  # the guest's workbench (guest_workbench.resolve)
+    host: HostTarget | None = None  # --host: build on this SSH host instead of a qemu VM
 
 
 @dataclass(frozen=True)
@@ -130,13 +136,13 @@ class Session:
         listeners: tuple[Listener, ...] = (),
         notify: Callable[[str], None] | None = None,
         instances: Path | None = None,
-        shell: Callable[[Instance], int] | None = None,
+        shell: Callable[[Machine], int] | None = None,
     ) -> None:
         self.options = options
         self.listeners = list(listeners)
         self.notify = notify
         self.instances = instances
-        self._shell = shell or (lambda instance: instance.shell(user=BUILD_USER))
+        self._shell = shell or (lambda machine: machine.shell(user=machine.layout.build_user))
         self.project = resolve_build(
             start,
             build_on=options.build_on,
@@ -144,24 +150,35 @@ class Session:
             templates=options.templates,
         )
         self.guest = guest_workbench.resolve(options.workbench_version)
-        hints = self.project.hints
-        from workbench.lifecycle import wheelhouse
-        from workbench.vm import Instance
+        self.machine = self._provider().machine(self.project.root)
+        self._log: BuildLog | None = None
+        self._error: Event | None = None
+        self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
 
-        self.instance = Instance(
-            self.project.root,
+    def _provider(self) -> Provider:
+        """The SSH host provider with ``--host``, else the qemu provider with the wheelhouse
+        share."""
+        from workbench.lifecycle import wheelhouse
+
+        options, hints = self.options, self.project.hints
+        if options.host is not None:
+            return HostProvider(options.host, notify=self.notify)
+        config = InstanceConfig(
             image=options.image,
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
             cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
             disk_size=options.disk_size,
             share_mode="rw" if options.work_on_share else options.share_mode,
-            notify=notify,
-            instances=instances,
             shares=wheelhouse.share(),
         )
-        self._log: BuildLog | None = None
-        self._error: Event | None = None
-        self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
+        return QemuProvider(config, notify=self.notify, instances=self.instances)
+
+    @property
+    def instance(self) -> Instance:
+        """The project's qemu VM (a UsageError when the session builds on an SSH host)."""
+        if not isinstance(self.machine, Instance):
+            raise UsageError(f"{self.project.name} builds on an SSH host, not in a VM")
+        return self.machine
 
     def on_event(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -170,7 +187,7 @@ class Session:
 
     @property
     def work_dir(self) -> str:
-        root = SHARE_WORK_ROOT if self.options.work_on_share else WORK_ROOT
+        root = SHARE_WORK_ROOT if self.options.work_on_share else self.machine.layout.work_root
         return f"{root}/{self.project.name}"
 
     @property
@@ -192,9 +209,9 @@ class Session:
         )
 
     def _situation(self) -> Situation:
-        injected = self.instance.dir.injected_marker
+        injected = self.machine.dir.injected_marker
         return Situation(
-            status=str(self.instance.dir.status()),
+            status=str(self.machine.status().status),
             injected=injected.read_text().strip() if injected.exists() else None,
             wheelhouse=self.guest.key,
         )
@@ -209,17 +226,17 @@ class Session:
             name=p.name,
             parts=p.parts,
             work_dir=self.work_dir,
-            cache_dir=PARTS_CACHE,
+            cache_dir=self.machine.layout.parts_cache,
             target=min(target, Step.PRIME).label,
             part_names=list(self.options.parts),
             build_for=p.build_for,
-            cpus=self.instance.cpus,
+            cpus=self.machine.cpus,
             snap_yaml=snap_yaml(p.data, p.architectures),
             apps=p.data.get("apps") or {},
             gui=p.gui_files(),
             snap_file=self.snap_file,
             export_prime=self.options.export_prime,
-            user=BUILD_USER,
+            user=self.machine.layout.build_user,
         )
 
     # -- events ----------------------------------------------------------------------------------
@@ -255,8 +272,6 @@ class Session:
         """Undo ``step`` and the steps after it for the options' parts (every part without) in
         the VM, starting it if needed; the other parts and the VM stay as they are, and the next
         build redoes only what was cleaned. Raise :class:`BuildError` when the guest failed."""
-        from workbench.vm import Status
-
         unknown = [name for name in self.options.parts if name not in self.project.parts]
         if unknown:
             raise UsageError(
@@ -264,7 +279,7 @@ class Session:
                 hint=f"its parts: {', '.join(self.project.parts) or 'none'}",
                 location=self.project.locate("parts"),
             )
-        if self.instance.dir.status() is Status.ABSENT:
+        if self.machine.status().status is Status.ABSENT:
             raise UsageError(
                 f"no build VM for {self.project.root}: nothing to clean",
                 hint="`workbench build` makes it",
@@ -276,9 +291,9 @@ class Session:
         from workbench.lifecycle import wheelhouse
 
         started = time.monotonic()
-        self.instance.dir.create()
-        self._log = BuildLog(self.instance.dir.build_log, self.instance.dir.events_log)
-        root = self.instance.dir.root
+        self.machine.dir.create()
+        self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
+        root = self.machine.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
         house = wheelhouse.ensure_wheelhouse(self.guest, notify=self.notify or (lambda _line: None))
         p = self.project
@@ -348,9 +363,7 @@ class Session:
 
     def _running_notices(self) -> None:
         """Say which asked-for settings a VM that is already running does not have yet."""
-        from workbench.vm import Status
-
-        if self.instance.dir.status() is not Status.RUNNING:
+        if self.machine.status().status is not Status.RUNNING:
             return
         running = self.instance.running_share_mode()
         changes = []
@@ -368,39 +381,37 @@ class Session:
             )
 
     def _finish(self, ok: bool) -> None:
-        root = self.instance.dir.root
+        root = self.machine.dir.root
         decision = keepalive.decide(
             self.options.policy, ok=ok, keep=self.options.keep, now=time.time()
         )
         watchdog.write(root, decision)
-        from workbench.vm import Status
-
-        if not decision.keep and self.instance.dir.status() is Status.RUNNING:
+        if not decision.keep and self.machine.status().status is Status.RUNNING:
             watchdog.spawn(self.project.root, root)
-        self.instance.close()
+        self.machine.close()
 
     def _boot(self) -> None:
         """Start the VM; the build's keep-alive replaces the one ``up`` set."""
-        self.instance.up(source="build")
-        watchdog.write(self.instance.dir.root, keepalive.busy(self.options.policy, now=time.time()))
+        self.machine.up(source="build")
+        watchdog.write(self.machine.dir.root, keepalive.busy(self.options.policy, now=time.time()))
 
     def _from_base(self, house: Wheelhouse) -> None:
-        from workbench.lifecycle import baseline
+        from workbench.lifecycle import base_instance
 
-        base = baseline.ensure_base(
+        base = base_instance.ensure_base(
             self.options.image,
             memory_mib=self.instance.memory_mib,
             cpus=self.instance.cpus,
             house=house,
             notify=self.notify or (lambda _line: None),
         )
-        baseline.seed_instance(base, self.instance.dir, self.project.root)
+        base_instance.seed_instance(base, self.instance.dir, self.project.root)
 
     def _inject(self, house: Wheelhouse) -> None:
         from workbench.lifecycle import wheelhouse
 
-        installed = wheelhouse.inject(self.instance, house)
-        write_atomic(self.instance.dir.injected_marker, house.key + "\n")
+        installed = wheelhouse.inject(self.machine, house)
+        write_atomic(self.machine.dir.injected_marker, house.key + "\n")
         where = "" if self.guest.running else f" ({self.guest.label})"
         if not installed:
             self.emit(Event("host", f"inject: {house.key}{where} was already in the guest"))
@@ -435,10 +446,10 @@ class Session:
     def _fetch(self, guest_file: Path, install: Callable[[Path], Path]) -> Path | None:
         """Pull ``guest_file`` into a private scratch directory and ``install`` it; None (and
         an error event) when that fails."""
-        scratch = Path(tempfile.mkdtemp(prefix="outputs.", dir=self.instance.dir.root))
+        scratch = Path(tempfile.mkdtemp(prefix="outputs.", dir=self.machine.dir.root))
         try:
             got = scratch / guest_file.name
-            self.instance.pull(str(guest_file), got)
+            self.machine.pull(str(guest_file), got)
             return install(got)
         except (OSError, WorkbenchError) as err:
             brief = getattr(err, "brief", str(err))
@@ -454,7 +465,6 @@ class Session:
     def _guest(self, command: str, target: Step) -> bool:
         """Run the guest runner (as root or the build user); stream its events; True when ok."""
         from workbench.lifecycle.guest import ROOT_COMMANDS
-        from workbench.lifecycle.wheelhouse import GUEST_PYTHON, GUEST_VENV
 
         def stdout_line(line: str) -> None:  # stamped on arrival: the guest clock may lag
             self.emit(replace(guest_event(line), time=time.time()))
@@ -462,17 +472,18 @@ class Session:
         out = LineSplitter(stdout_line)
         err = LineSplitter(lambda line: self.emit(Event("output", line)))
         spec = self.spec(target)
-        runner = [GUEST_PYTHON, "-m", "workbench.lifecycle.guest", command, "-"]
-        if command not in ROOT_COMMANDS:
-            runner = ["runuser", "-u", BUILD_USER, "--", *runner]  # keeps the environment
-        result = self.instance.exec(
-            runner,
-            cwd="/project",
-            env={**GUEST_ENV, "PATH": f"{GUEST_VENV}/bin:{GUEST_PATH}"},  # craftctl for scriptlets
-            on_stdout=out,
-            on_stderr=err,
+        layout = self.machine.layout
+        runner = Command(
+            [layout.python, "-m", "workbench.lifecycle.guest", command, "-"],
+            env={**GUEST_ENV, "PATH": f"{layout.venv}/bin:{GUEST_PATH}"},  # craftctl for scriptlets
+            cwd=layout.project,
             stdin=spec.to_json().encode(),
         )
+        if command in ROOT_COMMANDS:
+            runner = layout.as_root(runner)
+        else:
+            runner = replace(runner, argv=layout.as_build_user(runner.argv))
+        result = self.machine.exec(runner, on_stdout=out, on_stderr=err)
         out.flush()
         err.flush()
         if result.exit_status == 2:
@@ -504,8 +515,8 @@ class Session:
         return step_directory(self.work_dir, self.options.step, part)
 
     def _open_shell(self, directory: str) -> int:
-        self.instance.exec(shell_hook_command(self.project.name, directory), check=True)
-        return self._shell(self.instance)
+        self.machine.exec(shell_hook_command(self.project.name, directory), check=True)
+        return self._shell(self.machine)
 
     def _failure(self) -> BuildError:
         error = self._error or Event("error", "the build failed")
@@ -521,10 +532,10 @@ class Session:
         if guest_hint := error.text("hint"):
             hint = f"{guest_hint}; {hint}"
         details = [error.text("details", multiline=True) or "", *self._tail]
-        known = self.instance.explain("\n".join([error.message, *details]))
+        known = self.machine.explain("\n".join([error.message, *details]))
         if known is not None:  # e.g. the guest disk is full: say so, with the fix
             hint = f"{known.failure.cause}; fix: {known.failure.fix}; {hint}"
-        details.append(f"build log: {self.instance.dir.build_log}")
+        details.append(f"build log: {self.machine.dir.build_log}")
         return BuildError(
             f"{where + ': ' if where else ''}{error.message}",
             hint=hint,
@@ -535,7 +546,6 @@ class Session:
 def clean(start: Path, *, instances: Path | None = None) -> str:
     """Destroy the build VM of the project at or above ``start`` (overlay and all)."""
     from workbench.project import find_root
-    from workbench.vm import Instance
 
     root = find_root(start)
     instance = Instance(root, instances=instances)

@@ -96,6 +96,7 @@ def _boot_reason(status: str) -> HostAction:
         "stopped": ("boot", "cold boot of the stopped instance", False),
         "crashed": ("boot", "cold boot: the last run of qemu died", False),
         "absent": ("boot", "first boot of a new instance (cloud-init)", False),
+        "remote": ("boot", "an SSH host: log in, copy the project over", False),
     }
     name, reason, skip = reasons.get(status, ("boot", f"instance is {status}: boot it", False))
     return HostAction(name, reason, skip)

@@ -13,7 +13,10 @@ The cache's wheelhouse root reaches the guest as a read-only 9p share (:func:`sh
 tag, is the same for the saved base instance and every project. In the guest :func:`inject`
 mounts it read-only, installs the dependencies once per deps key into a venv that sees Debian's
 ``python3-apt`` (``--system-site-packages``, notes part 2) with ``--no-index``, then the workbench
-wheel, and unmounts it; marker files holding the keys make later sessions skip what is there.
+wheel, and unmounts it; marker files holding the keys make later sessions skip what is there. A
+machine without the share (an SSH host: :class:`~workbench.vm.provider.Layout` says which) gets
+the two directories pushed over SFTP into its workbench directory instead, once per key, and
+installs from there.
 """
 
 from __future__ import annotations
@@ -29,22 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from workbench import dirs
 from workbench.errors import BuildError, VmError
 from workbench.lifecycle import guest_workbench
 from workbench.lifecycle.guest_workbench import GuestWorkbench
 from workbench.vm import qemu
+from workbench.vm.provider import Layout, Machine
 
-if TYPE_CHECKING:
-    from workbench.vm import Instance
-
-GUEST_ROOT = "/opt/workbench"
-GUEST_VENV = f"{GUEST_ROOT}/venv"
-GUEST_PYTHON = f"{GUEST_VENV}/bin/python"
-GUEST_MARKER = f"{GUEST_ROOT}/wheelhouse.key"
-GUEST_DEPS_MARKER = f"{GUEST_ROOT}/deps.key"
+GUEST = Layout()
+"""Where the workbench goes in a qemu guest."""
 SHARE_TAG = "wheelhouse"
 GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
@@ -226,54 +223,72 @@ def _run_host(argv: list[str]) -> None:
         raise VmError(f"cannot run pip for the guest wheelhouse: {exc}") from exc
 
 
-def install_script(house: Wheelhouse) -> str:
-    """The guest shell script installing ``house`` offline from the read-only share (pure):
-    the dependencies into a fresh venv when their key changed, then the workbench wheel."""
-    deps = f"{GUEST_MOUNT}/deps/{house.deps_key}"
-    wheel = f"{GUEST_MOUNT}/workbench/{house.key}/{house.wheel(house.workbench, 'workbench').name}"
-    pip = [GUEST_PYTHON, f"{deps}/{house.wheel(house.deps, 'pip').name}/pip", "install"]
+def install_script(
+    house: Wheelhouse, layout: Layout = GUEST, sources: tuple[str, str] | None = None
+) -> str:
+    """The shell script installing ``house`` offline into ``layout``'s venv (pure): the
+    dependencies into a fresh venv when their key changed, then the workbench wheel. ``sources``:
+    the dependencies' and the workbench wheel's directories on the machine (default: on the
+    read-only share, mounted for it)."""
+    deps, workbench = sources or (
+        f"{GUEST_MOUNT}/deps/{house.deps_key}",
+        f"{GUEST_MOUNT}/workbench/{house.key}",
+    )
+    wheel = f"{workbench}/{house.wheel(house.workbench, 'workbench').name}"
+    pip = [layout.python, f"{deps}/{house.wheel(house.deps, 'pip').name}/pip", "install"]
     pip += ["--no-index", "--no-cache-dir", "--disable-pip-version-check", "--quiet"]
     options = "ro,trans=virtio,version=9p2000.L,msize=512000"
-    deps_key = shlex.quote(house.deps_key)
-    lines = [
-        "set -e",
+    mount = [
         f"mkdir -p {GUEST_MOUNT}",
         f"grep -qs ' {GUEST_MOUNT} 9p ' /proc/mounts || mount -t 9p -o {options}"
         f" {SHARE_TAG} {GUEST_MOUNT}",
         f"trap 'umount {GUEST_MOUNT}' EXIT",
-        f'if [ "$(cat {GUEST_DEPS_MARKER} 2>/dev/null)" != {deps_key} ]; then',
-        f"  rm -rf {GUEST_VENV}",
-        f"  python3 -m venv --system-site-packages --without-pip {GUEST_VENV}",
+    ]
+    deps_key, venv = shlex.quote(house.deps_key), shlex.quote(layout.venv)
+    deps_marker = shlex.quote(layout.deps_marker)
+    lines = [
+        "set -e",
+        *(mount if sources is None else []),
+        f'if [ "$(cat {deps_marker} 2>/dev/null)" != {deps_key} ]; then',
+        f"  rm -rf {venv}",
+        f"  python3 -m venv --system-site-packages --without-pip {venv}",
         "  " + shlex.join([*pip, "--find-links", deps, *house.requirements]),
-        f"  echo {deps_key} > {GUEST_DEPS_MARKER}",
+        f"  echo {deps_key} > {deps_marker}",
         "fi",
         shlex.join([*pip, "--no-deps", "--force-reinstall", wheel]),
-        f"echo {shlex.quote(house.key)} > {GUEST_MARKER}",
+        f"echo {shlex.quote(house.key)} > {shlex.quote(layout.marker)}",
     ]
     return "\n".join(lines)
 
 
-def installed_key(instance: Instance) -> str | None:
-    """The wheelhouse key installed in the running guest, or None."""
-    result = instance.exec(["cat", GUEST_MARKER])
+def installed_key(machine: Machine) -> str | None:
+    """The wheelhouse key installed on the running machine, or None."""
+    result = machine.exec(["cat", machine.layout.marker])
     return result.stdout.strip() or None if result.exit_status == 0 else None
 
 
-def inject(instance: Instance, house: Wheelhouse) -> bool:
-    """Install ``house`` in the guest unless it is there already; True when it installed.
+def inject(machine: Machine, house: Wheelhouse) -> bool:
+    """Install ``house`` on the machine unless it is there already; True when it installed.
 
-    The instance must have been started with :func:`share` among its shares (a VM started
-    without it, e.g. by ``vm up``, is refused: the share cannot be added to a running qemu).
+    A VM must have been started with :func:`share` among its shares (a VM started without it,
+    e.g. by ``vm up``, is refused: the share cannot be added to a running qemu); a machine
+    without the share gets the wheelhouse pushed first (:func:`push`).
     """
-    if installed_key(instance) == house.key:
+    if installed_key(machine) == house.key:
         return False
-    state = instance.dir.load_state()
-    if SHARE_TAG not in qemu.share_tags(state.argv if state else []):
-        raise VmError(
-            f"instance {instance.dir.name} was started without the wheelhouse share",
-            hint="stop it (`workbench vm down`) and build again: a build starts it with the share",
-        )
-    result = instance.exec(["sh", "-c", install_script(house)], timeout=1800)
+    layout = machine.layout
+    if layout.wheelhouse_share:
+        state = machine.dir.load_state()
+        if SHARE_TAG not in qemu.share_tags(state.argv if state else []):
+            raise VmError(
+                f"instance {machine.dir.name} was started without the wheelhouse share",
+                hint="stop it (`workbench vm down`) and build again: a build starts it with the "
+                "share",
+            )
+        script = install_script(house, layout)
+    else:
+        script = install_script(house, layout, push(machine, house))
+    result = machine.exec(["sh", "-c", script], timeout=1800)
     if result.exit_status != 0:
         raise BuildError(
             "installing workbench in the guest failed",
@@ -281,3 +296,22 @@ def inject(instance: Instance, house: Wheelhouse) -> bool:
             details=result.stderr or result.stdout,
         )
     return True
+
+
+def push(machine: Machine, house: Wheelhouse) -> tuple[str, str]:
+    """Copy the dependencies' and the workbench's wheels of ``house`` into the machine's
+    workbench directory (SFTP; each skipped when a complete copy is there); the two directories."""
+    root = f"{machine.layout.root}/wheelhouse"
+    deps = _push_directory(machine, house.deps, f"{root}/deps/{house.deps_key}")
+    return deps, _push_directory(machine, house.workbench, f"{root}/workbench/{house.key}")
+
+
+def _push_directory(machine: Machine, local: Path, remote: str) -> str:
+    done = f"{remote}/complete"
+    if machine.exec(["test", "-e", done]).exit_status == 0:
+        return remote
+    machine.exec(["sh", "-c", 'rm -rf "$1" && mkdir -p "$1"', "push", remote], check=True)
+    for wheel in sorted(local.glob("*.whl")):
+        machine.push(wheel, f"{remote}/{wheel.name}")
+    machine.exec(["touch", done], check=True)
+    return remote

@@ -1,4 +1,5 @@
-"""Build VMs: images (:mod:`~workbench.vm.images`) and running instances (:class:`Instance`).
+"""Build machines: images (:mod:`~workbench.vm.images`), qemu VMs (:class:`Instance`, made by
+:class:`QemuProvider`) and existing SSH hosts (:class:`RemoteHost`, made by :class:`HostProvider`).
 
 Importing this package does no I/O and loads nothing heavy; the names below load on first use.
 """
@@ -10,22 +11,38 @@ from typing import TYPE_CHECKING
 from workbench.lazy import lazy_getattr
 
 _LAZY = {
-    "Instance": "workbench.vm.runtime",
-    "Timeouts": "workbench.vm.runtime",
-    "StatusReport": "workbench.vm.runtime",
-    "SnapshotInfo": "workbench.vm.runtime",
-    "Completed": "workbench.vm.ssh",
-    "Status": "workbench.vm.instance",
-    "InstanceDir": "workbench.vm.instance",
+    "Instance": "workbench.vm.local",
+    "QemuProvider": "workbench.vm.local",
+    "InstanceConfig": "workbench.vm.config",
+    "Timeouts": "workbench.vm.config",
+    "StatusReport": "workbench.vm.state",
+    "Status": "workbench.vm.state",
+    "InstanceDir": "workbench.vm.state",
+    "SnapshotInfo": "workbench.vm.snapshots",
     "SnapshotTag": "workbench.vm.snapshots",
+    "Command": "workbench.vm.executor",
+    "Completed": "workbench.vm.executor",
+    "Executor": "workbench.vm.executor",
+    "Machine": "workbench.vm.provider",
+    "Provider": "workbench.vm.provider",
+    "RemoteHost": "workbench.vm.remote",
+    "HostProvider": "workbench.vm.remote",
     "Diagnosis": "workbench.vm.diagnose",
 }
 
 __all__ = [
+    "Command",
     "Completed",
     "Diagnosis",
+    "Executor",
+    "HostProvider",
     "Instance",
+    "InstanceConfig",
     "InstanceDir",
+    "Machine",
+    "Provider",
+    "QemuProvider",
+    "RemoteHost",
     "SnapshotInfo",
     "SnapshotTag",
     "Status",
@@ -34,11 +51,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from workbench.vm.config import InstanceConfig, Timeouts
     from workbench.vm.diagnose import Diagnosis
-    from workbench.vm.instance import InstanceDir, Status
-    from workbench.vm.runtime import Instance, SnapshotInfo, StatusReport, Timeouts
-    from workbench.vm.snapshots import SnapshotTag
-    from workbench.vm.ssh import Completed
+    from workbench.vm.executor import Command, Completed, Executor
+    from workbench.vm.local import Instance, QemuProvider
+    from workbench.vm.provider import Machine, Provider
+    from workbench.vm.remote import HostProvider, RemoteHost
+    from workbench.vm.snapshots import SnapshotInfo, SnapshotTag
+    from workbench.vm.state import InstanceDir, Status, StatusReport
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import VmError, WorkbenchError
+from workbench.vm.readiness import QemuExited
+
 QEMU, SERIAL, ERROR = "qemu", "serial", "error"
 
 
@@ -170,6 +173,26 @@ def explain(error: str, *, qemu_log: Path, serial_log: Path) -> Diagnosis | None
     """Diagnose ``error`` together with an instance's qemu and serial logs."""
     texts = {ERROR: error, QEMU: tail(qemu_log, 200), SERIAL: tail(serial_log, 400)}
     return diagnose(texts, {QEMU: qemu_log, SERIAL: serial_log})
+
+
+def with_logs(
+    err: WorkbenchError, *, qemu_log: Path, serial_log: Path, cls: type[WorkbenchError] = VmError
+) -> WorkbenchError:
+    """``err`` as ``cls`` with the diagnosis as hint, and the matched line and the log tails as
+    details (qemu's last words join the brief when qemu exited)."""
+    found = explain(f"{err.brief}\n{err.details or ''}", qemu_log=qemu_log, serial_log=serial_log)
+    brief = err.brief
+    qemu_said = tail(qemu_log, 1)
+    if isinstance(err, QemuExited) and qemu_said:
+        brief = f"{brief}: {qemu_said}"
+    details = [f"matched: {found.evidence}"] if found else []
+    details += [
+        f"--- {path} (last lines) ---\n{text}"
+        for path in (qemu_log, serial_log)
+        if (text := tail(path))
+    ]
+    hint = found.line() if found else (err.hint or f"see {serial_log}")
+    return cls(brief, hint=hint, details="\n".join(details) or err.details)
 
 
 def memory_notice(memory_mib: int, meminfo: str) -> str | None:

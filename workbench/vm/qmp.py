@@ -147,7 +147,7 @@ class Qmp:
         return self._worker.run(call, timeout or self.timeout)
 
     def _connect_once(self) -> Any:
-        from qemu.qmp.legacy import QEMUMonitorProtocol
+        from qemu.qmp.legacy import QEMUMonitorProtocol  # noqa: PLC0415 (heavy: loaded when used)
 
         client = QEMUMonitorProtocol(str(self.socket_path))
         try:
@@ -161,7 +161,7 @@ class Qmp:
 
     def connect(self, *, deadline: float = 10.0) -> Qmp:
         """Connect, retrying until qemu has created its socket or ``deadline`` s passed."""
-        from qemu.qmp import QMPError
+        from qemu.qmp import QMPError  # noqa: PLC0415 (heavy: loaded when used)
 
         end = time.monotonic() + deadline
         while True:
@@ -201,7 +201,7 @@ class Qmp:
 
     def command(self, name: str, **args: object) -> Any:
         """Run one QMP command and return its ``return`` value."""
-        from qemu.qmp import QMPError
+        from qemu.qmp import QMPError  # noqa: PLC0415 (heavy: loaded when used)
 
         if self._client is None:
             self.connect()

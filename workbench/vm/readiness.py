@@ -4,11 +4,15 @@ Each :class:`Check` is attempted until it passes or its deadline runs out, with 
 passed to every attempt. Before every attempt the runner asks whether qemu is still alive, so a
 guest that died (kernel panic, qemu error) fails at once instead of waiting out the deadline. An
 attempt returns False for "not yet" and raises :class:`~workbench.errors.VmError` for a failure no
-retry can fix (for example a changed host key).
+retry can fix (for example a changed host key). :func:`port_open` and :func:`wait_banner` probe
+qemu's forwarded SSH port.
 """
 
 from __future__ import annotations
 
+import contextlib
+import selectors
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,3 +63,54 @@ def run_checks(
                 break
             time.sleep(min(poll, max(0.0, end - time.monotonic())))
     listener(Progress(task, total, total, message="ready", unit="step", finished=True))
+
+
+def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
+    """The SSH identification line the guest sends on ``port``, or None if none came in time.
+
+    Through qemu's user networking a connection made while the guest's network is still down is
+    accepted on the host and then hangs, instead of failing. So a fresh connection is opened
+    every ``every`` s while the earlier ones keep waiting; the first banner on any of them wins.
+    """
+    end = time.monotonic() + timeout
+    opened_at = 0.0
+    received: dict[socket.socket, bytes] = {}
+    with selectors.DefaultSelector() as sel:
+        try:
+            while (now := time.monotonic()) < end:
+                if now - opened_at >= every:
+                    opened_at = now
+                    with contextlib.suppress(OSError):
+                        sock = socket.create_connection(("127.0.0.1", port), timeout=every)
+                        sock.setblocking(False)
+                        sel.register(sock, selectors.EVENT_READ)
+                        received[sock] = b""
+                for key, _ in sel.select(min(every, max(end - now, 0.0))):
+                    sock = key.fileobj  # type: ignore[assignment]
+                    try:
+                        chunk = sock.recv(256)
+                    except OSError:
+                        chunk = b""
+                    data = received[sock] + chunk
+                    if not chunk or b"\n" in data or len(data) >= 256:
+                        line = data.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+                        if line.startswith("SSH-"):
+                            return line
+                        sel.unregister(sock)
+                        sock.close()
+                        del received[sock]
+                    else:
+                        received[sock] = data
+        finally:
+            for sock in received:
+                sock.close()
+    return None
+
+
+def port_open(port: int, timeout: float) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False

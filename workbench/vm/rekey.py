@@ -20,8 +20,9 @@ from collections.abc import Callable
 from workbench.errors import VmError
 from workbench.files import write_atomic
 from workbench.vm import keys
-from workbench.vm.instance import InstanceDir
+from workbench.vm.executor import Command
 from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.state import InstanceDir
 
 RELOGIN_TIMEOUT = 20.0
 """Seconds the guest's SSH server may take to come back with the new host key."""
@@ -75,8 +76,10 @@ def rekey(
         keys.generate_ed25519(new_host, f"host@{d.name}")
         public, host_public = keys.public_line(new_key), keys.public_line(new_host)
         done = ssh.run(
-            ["sh", "-c", GUEST_SCRIPT, "rekey", public, user, host_public],
-            stdin=new_host.read_bytes(),
+            Command(
+                ["sh", "-c", GUEST_SCRIPT, "rekey", public, user, host_public],
+                stdin=new_host.read_bytes(),
+            ),
             timeout=60,
         )
         if done.exit_status != 0:

@@ -137,7 +137,7 @@ def seed_files(cfg: SeedConfig) -> dict[str, bytes]:
 
 def write_seed_iso(cfg: SeedConfig, path: Path) -> None:
     """Master the NoCloud ISO (volume ``cidata``, Joliet + Rock Ridge) at ``path`` (0600)."""
-    import pycdlib
+    import pycdlib  # noqa: PLC0415 (heavy: loaded when used)
 
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, vol_ident=SEED_LABEL, joliet=3, rock_ridge="1.09")

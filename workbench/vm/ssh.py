@@ -8,135 +8,73 @@ stdout/stderr, timeouts, environment, working directory), SFTP push/pull and an 
 
 from __future__ import annotations
 
+import base64
 import codecs
-import contextlib
+import hashlib
 import logging
 import os
 import select
-import selectors
 import shlex
 import shutil
 import signal
 import socket
 import stat
 import sys
+import termios
 import time
+import tty
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from workbench.errors import BuildError, VmError
+from workbench.errors import UsageError, VmError
 from workbench.files import atomic_output
+from workbench.vm.executor import PULL_LIMIT, Command, Completed, ConnectionLost, Sink
 
 if TYPE_CHECKING:
     import paramiko
 
-Sink = Callable[[str], None]
 _Opened = TypeVar("_Opened")
 OUTPUT_CAP = 8 << 20  # bytes of each stream a Completed keeps (the tail); sinks see everything
-PULL_LIMIT = 16 << 30  # bytes: `pull` refuses a bigger guest file unless told a higher limit
 CHUNK = 1 << 20
-_TURNED_AWAY = "Error reading SSH protocol banner"  # paramiko: closed before the banner came
-
-
-@dataclass(frozen=True)
-class Completed:
-    """A finished guest command."""
-
-    argv: list[str]
-    exit_status: int
-    stdout: str
-    stderr: str
-
-    def check(self) -> Completed:
-        """Self, or :class:`BuildError` when the command failed."""
-        if self.exit_status != 0:
-            last = (self.stderr.strip() or self.stdout.strip()).splitlines()[-1:] or ["no output"]
-            raise BuildError(
-                f"`{shlex.join(self.argv)}` exited with status {self.exit_status}: {last[0]}",
-                details=self.stderr or self.stdout,
-            )
-        return self
+LOOPBACK = "127.0.0.1"
 
 
 class HostKeyChanged(VmError):
-    """The guest presented a host key other than the pinned one."""
+    """The machine presented a host key other than the pinned one."""
 
 
-class ConnectionLost(VmError):
-    """The SSH connection ended while a command ran (the guest's sshd or the VM went away)."""
+class HostKeyUnknown(VmError):
+    """The machine's host key is not pinned: nothing is sent until the user accepted it."""
+
+    def __init__(self, fingerprint: str, *, address: str) -> None:
+        super().__init__(
+            f"the SSH host key of {address} is not pinned (got {fingerprint})",
+            hint="check the fingerprint, then accept it with --accept-host-key " + fingerprint,
+        )
+        self.fingerprint = fingerprint
 
 
-def command_line(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
-) -> str:
-    """The remote shell command for ``argv`` with ``env`` and ``cwd``, every word quoted (pure)."""
-    if not argv:
-        raise VmError("no command given")
-    words = list(argv)
-    if env:
-        words = ["env", *(f"{key}={value}" for key, value in env.items()), *words]
-    line = shlex.join(words)
-    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+class TurnedAway(VmError):
+    """The SSH server closed the connection before sending its banner (busy: try again)."""
 
 
-def known_hosts_line(port: int, public_key: str) -> str:
-    """The ``known_hosts`` entry pinning ``public_key`` for 127.0.0.1:``port`` (pure)."""
+def fingerprint(key: paramiko.PKey) -> str:
+    """``SHA256:...``: OpenSSH's fingerprint of a host key (base64, no padding)."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The ``known_hosts`` name of ``host``:``port`` (``[host]:port`` unless port 22; pure)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def known_hosts_line(port: int, public_key: str, host: str = LOOPBACK) -> str:
+    """The ``known_hosts`` entry pinning ``public_key`` for ``host``:``port`` (pure)."""
     key_type, blob = public_key.split()[:2]
-    return f"[127.0.0.1]:{port} {key_type} {blob}\n"
-
-
-def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
-    """The SSH identification line the guest sends on ``port``, or None if none came in time.
-
-    Through qemu's user networking a connection made while the guest's network is still down is
-    accepted on the host and then hangs, instead of failing. So a fresh connection is opened
-    every ``every`` s while the earlier ones keep waiting; the first banner on any of them wins.
-    """
-    end = time.monotonic() + timeout
-    opened_at = 0.0
-    received: dict[socket.socket, bytes] = {}
-    with selectors.DefaultSelector() as sel:
-        try:
-            while (now := time.monotonic()) < end:
-                if now - opened_at >= every:
-                    opened_at = now
-                    with contextlib.suppress(OSError):
-                        sock = socket.create_connection(("127.0.0.1", port), timeout=every)
-                        sock.setblocking(False)
-                        sel.register(sock, selectors.EVENT_READ)
-                        received[sock] = b""
-                for key, _ in sel.select(min(every, max(end - now, 0.0))):
-                    sock = key.fileobj  # type: ignore[assignment]
-                    try:
-                        chunk = sock.recv(256)
-                    except OSError:
-                        chunk = b""
-                    data = received[sock] + chunk
-                    if not chunk or b"\n" in data or len(data) >= 256:
-                        line = data.split(b"\n", 1)[0].decode("ascii", "replace").strip()
-                        if line.startswith("SSH-"):
-                            return line
-                        sel.unregister(sock)
-                        sock.close()
-                        del received[sock]
-                    else:
-                        received[sock] = data
-        finally:
-            for sock in received:
-                sock.close()
-    return None
-
-
-def port_open(port: int, timeout: float) -> bool:
-    """True when something accepts TCP connections on 127.0.0.1:``port``."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return f"{known_hosts_name(host, port)} {key_type} {blob}\n"
 
 
 class _Tail:
@@ -176,19 +114,31 @@ def _quiet_library_log() -> None:
 
 
 class SshExecutor:
-    """One persistent, host-key-pinned SSH connection to a guest."""
+    """One persistent, host-key-pinned SSH connection to a machine (an :class:`Executor`).
 
-    def __init__(self, *, port: int, user: str, key: Path, known_hosts: Path) -> None:
+    ``key``: the private key file to log in with (any type paramiko reads, no passphrase);
+    ``known_hosts``: the pins; a host whose key is not there is refused (:class:`HostKeyUnknown`)
+    and one whose key differs too (:class:`HostKeyChanged`): no policy ever adds a key.
+    """
+
+    def __init__(
+        self, *, port: int, user: str, key: Path, known_hosts: Path, host: str = LOOPBACK
+    ) -> None:
+        self.host = host
         self.port = port
         self.user = user
         self.key = key
         self.known_hosts = known_hosts
         self._client: paramiko.SSHClient | None = None
 
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
     def connect(self, timeout: float = 20.0) -> None:
         """Log in (raises VmError; a changed or unknown host key is refused).
 
-        A connection closed before the guest's banner is retried until ``timeout``: just after
+        A connection closed before the server's banner is retried until ``timeout``: just after
         boot, the connections the banner probe left queued in qemu's user network reach the
         guest's sshd at once, and dropbear turns away more than 5 unauthenticated ones per
         address for a moment.
@@ -197,41 +147,45 @@ class SshExecutor:
         while True:
             try:
                 return self._login(max(end - time.monotonic(), 1.0))
-            except VmError as err:
-                if _TURNED_AWAY not in err.brief or time.monotonic() + 0.5 >= end:
+            except TurnedAway:
+                if time.monotonic() + 0.5 >= end:
                     raise
             time.sleep(0.5)
 
     def _login(self, timeout: float) -> None:
-        import paramiko
+        import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
 
         _quiet_library_log()
+        sock = _banner_socket(self.host, self.port, timeout)
         client = paramiko.SSHClient()
         client.get_host_keys().load(str(self.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.set_missing_host_key_policy(_refusing(self.address))
         try:
             client.connect(
-                "127.0.0.1",
+                self.host,
                 port=self.port,
                 username=self.user,
-                pkey=paramiko.Ed25519Key.from_private_key_file(str(self.key)),
+                pkey=load_key(self.key),
                 timeout=timeout,
                 banner_timeout=timeout,
                 auth_timeout=timeout,
                 look_for_keys=False,
                 allow_agent=False,
+                sock=sock,
             )
         except paramiko.BadHostKeyException as exc:
-            client.close()
+            _close(client, sock)
             raise HostKeyChanged(
-                f"the guest's SSH host key changed (got {exc.key.get_fingerprint().hex()}); "
-                "refusing to connect",
-                hint=f"the key pinned in {self.known_hosts} is the one seeded into this instance; "
-                "run `vm clean` if the instance was replaced",
+                f"the SSH host key of {self.address} changed (got {fingerprint(exc.key)}, "
+                f"pinned {fingerprint(exc.expected_key)}); refusing to connect",
+                hint=f"the pin is in {self.known_hosts}",
             ) from exc
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            client.close()
-            raise VmError(f"SSH login as {self.user} on port {self.port} failed: {exc}") from exc
+            _close(client, sock)
+            raise VmError(f"SSH login as {self.address} failed: {exc}") from exc
+        except BaseException:
+            _close(client, sock)
+            raise
         transport = client.get_transport()
         assert transport is not None
         transport.set_keepalive(15)
@@ -257,25 +211,24 @@ class SshExecutor:
 
     def run(
         self,
-        argv: Sequence[str],
+        command: Command | Sequence[str],
         *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
         timeout: float | None = None,
         check: bool = False,
         on_stdout: Sink | None = None,
         on_stderr: Sink | None = None,
-        stdin: bytes | None = None,
     ) -> Completed:
-        """Run ``argv`` in the guest; stream output to the sinks; raise on timeout.
+        """Run ``command`` on the machine; stream output to the sinks; raise on timeout.
 
         The sinks see all of the output; the :class:`Completed` keeps the last
         :data:`OUTPUT_CAP` bytes of each stream and says how many it dropped. With ``check`` a
         non-zero exit status raises :class:`~workbench.errors.BuildError`.
         """
-        chan = self._start(command_line(argv, env=env, cwd=cwd))
-        if stdin:
-            chan.sendall(stdin)
+        command = Command.of(command)
+        argv = command.argv
+        chan = self._start(command.line())
+        if command.stdin:
+            chan.sendall(command.stdin)
         chan.shutdown_write()
         out, err = _Tail(OUTPUT_CAP), _Tail(OUTPUT_CAP)
         streams = (
@@ -310,8 +263,8 @@ class SshExecutor:
             status = chan.recv_exit_status()
             if status == -1 and not self.connected:  # closed with no exit status: no answer
                 raise ConnectionLost(
-                    f"the SSH connection to the guest was lost while `{shlex.join(argv)}` ran",
-                    hint="the guest's SSH server or the VM stopped; `vm status` says which",
+                    f"the SSH connection to {self.address} was lost while `{shlex.join(argv)}` ran",
+                    hint="its SSH server or the machine stopped; `vm status` says which",
                 )
         finally:
             chan.close()
@@ -328,7 +281,7 @@ class SshExecutor:
 
     def _sftp(self) -> paramiko.SFTPClient:
         """An SFTP session (retried once on a fresh connection, as :meth:`_start`)."""
-        import paramiko
+        import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
 
         def open_sftp() -> paramiko.SFTPClient:
             sftp = paramiko.SFTPClient.from_transport(self._transport())
@@ -339,7 +292,7 @@ class SshExecutor:
 
     def _twice(self, open_channel: Callable[[], _Opened], when: str) -> _Opened:
         """``open_channel()``, or once more on a fresh connection if the guest closed it."""
-        import paramiko
+        import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
 
         failures = (paramiko.SSHException, EOFError, OSError)
         try:
@@ -375,7 +328,7 @@ class SshExecutor:
         size the guest stated arrived. Not a regular file, over ``max_bytes``, changed while
         copied, a lost connection or an interrupt: a VmError (or the interrupt), ``dst`` as it was.
         """
-        import paramiko
+        import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
 
         with self._sftp() as sftp:
             try:
@@ -406,9 +359,6 @@ class SshExecutor:
 
     def shell(self) -> int:
         """An interactive login shell on this terminal (pty, raw mode); its exit status."""
-        import termios
-        import tty
-
         cols, rows = shutil.get_terminal_size()
         chan = self._transport().open_session(timeout=20)
         chan.get_pty(os.environ.get("TERM", "xterm"), cols, rows)
@@ -446,3 +396,56 @@ class SshExecutor:
         status = chan.recv_exit_status()
         chan.close()
         return status
+
+
+def load_key(path: Path) -> paramiko.PKey:
+    """The private key in ``path`` (ed25519, ECDSA or RSA; not passphrase-protected)."""
+    import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
+
+    try:
+        return paramiko.PKey.from_path(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such SSH key", hint="pass --identity KEY") from exc
+    except paramiko.PasswordRequiredException as exc:
+        raise UsageError(
+            f"{path}: the SSH key is protected by a passphrase",
+            hint="pass --identity with a key without one (the agent is not used)",
+        ) from exc
+    except (OSError, ValueError, paramiko.SSHException) as exc:
+        raise UsageError(f"{path}: not a usable SSH private key: {exc}") from exc
+
+
+def _banner_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A connection to ``host``:``port`` on which the server's first bytes have arrived (peeked,
+    left for paramiko); :class:`TurnedAway` when it closes first."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise VmError(f"cannot reach the SSH server at {host}:{port}: {exc}") from exc
+    try:
+        first = sock.recv(1, socket.MSG_PEEK)
+    except OSError as exc:
+        sock.close()
+        raise VmError(f"the SSH server at {host}:{port} sent no banner: {exc}") from exc
+    if not first:
+        sock.close()
+        raise TurnedAway(f"the SSH server at {host}:{port} closed the connection at once")
+    return sock
+
+
+def _close(client: paramiko.SSHClient, sock: socket.socket) -> None:
+    client.close()
+    sock.close()
+
+
+def _refusing(address: str) -> paramiko.MissingHostKeyPolicy:
+    """A missing-host-key policy refusing every key it is asked about (never adds one)."""
+    import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
+
+    class Refuse(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(
+            self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+        ) -> None:
+            raise HostKeyUnknown(fingerprint(key), address=address)
+
+    return Refuse()

@@ -13,13 +13,12 @@ cut in place and the cut is said in the file), and once a deadline passes it sto
 saved state (``down --save``) so the next start is warm. It re-reads the file each time, so a
 build that starts pushes the deadline back; with ``keep`` or no file it only bounds the log.
 
-Run as ``python -m workbench.vm.watchdog PROJECT INSTANCES_DIR``.
+The loop itself is :mod:`workbench.vm.watcher`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,14 +26,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workbench.errors import UsageError, WorkbenchError
+from workbench.errors import UsageError
 from workbench.files import write_atomic
-from workbench.vm.instance import InstanceDir, Status
-
-if TYPE_CHECKING:
-    from workbench.vm.runtime import Instance
+from workbench.vm.state import InstanceDir
 
 WATCHDOG_PID = "watchdog.pid"
 WATCHDOG_LOG = "watchdog.log"
@@ -215,7 +211,7 @@ def spawn(project: Path, instance_root: Path) -> None:
         return
     with (instance_root / WATCHDOG_LOG).open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(project), str(instance_root.parent)],
+            [sys.executable, "-m", "workbench.vm.watcher", str(project), str(instance_root.parent)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -223,46 +219,3 @@ def spawn(project: Path, instance_root: Path) -> None:
             close_fds=True,
         )
     write_atomic(instance_root / WATCHDOG_PID, f"{proc.pid}\n")  # seen as running from now on
-
-
-def watch(project: Path, instances: Path, *, poll: float = POLL) -> str:
-    """The watchdog loop: bound the console log; stop the VM, state saved, at its deadline
-    (pushed back while an SSH client is connected)."""
-    from workbench.vm.runtime import Instance
-
-    instance = Instance(project, instances=instances, notify=print)
-    root = instance.dir.root
-    if not root.is_dir():
-        return f"no instance directory {root}: nothing to watch"
-    cap = int(os.environ.get(ENV_CAP, SERIAL_CAP))
-    write_atomic(root / WATCHDOG_PID, f"{os.getpid()}\n")
-    try:
-        while True:
-            if instance.dir.status() not in (Status.STARTING, Status.RUNNING, Status.FAILED):
-                return "the VM is not running: nothing to watch"
-            if cap_log(instance.dir.serial_log, cap, min(SERIAL_KEEP, cap // 2)):
-                print(f"cut the head of {instance.dir.serial_log}", flush=True)
-            keepalive = read(root)
-            now = time.time()
-            if keepalive is not None and keepalive.expired(now):
-                state = instance.dir.load_state()
-                if state is None or state.port is None or not connected(state.port):
-                    return f"idle past the deadline ({keepalive.reason}): {_stop(instance)}"
-                touch(root, now)  # an SSH session (a shell, a long command) is using it
-            time.sleep(poll)
-    finally:
-        (root / WATCHDOG_PID).unlink(missing_ok=True)
-
-
-def _stop(instance: Instance) -> str:
-    """Stop ``instance`` with a saved state; without one when saving fails (a guest that never
-    finished booting cannot be saved)."""
-    try:
-        return f"stopped, state saved ({instance.down(save=True)})"
-    except WorkbenchError as err:
-        return f"could not save the state ({err.brief}): stopped ({instance.down()})"
-
-
-if __name__ == "__main__":
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    print(f"{stamp} watchdog {os.getpid()}: {watch(Path(sys.argv[1]), Path(sys.argv[2]))}")

@@ -1,4 +1,4 @@
-"""The base-level warm start: boot a base image once ever, then start every new project from it.
+"""The saved base instance of each image: made once (cold boot), then copied for every new project.
 
 The first time a base image (at a given memory and CPU count) is used, a *base instance* is
 booted cold (cloud-init), its package lists are refreshed (``apt-get update``), the workbench is
@@ -19,18 +19,18 @@ import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from workbench import dirs
 from workbench.errors import VmError
 from workbench.files import write_atomic
+from workbench.lifecycle import wheelhouse
+from workbench.lifecycle.wheelhouse import Wheelhouse
+from workbench.vm.config import InstanceConfig
+from workbench.vm.images import ensure_image
+from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
+from workbench.vm.state import InstanceDir, Phase, Status
 
-if TYPE_CHECKING:
-    from workbench.lifecycle.wheelhouse import Wheelhouse
-    from workbench.vm import InstanceDir
-
-"""File in an instance directory: the wheelhouse key installed in its guest."""
 REFRESH = ["sh", "-c", "apt-get update -q || echo 'workbench: apt-get update failed' >&2"]
 
 
@@ -56,22 +56,11 @@ def ensure_base(
     When ``house`` holds another release than this workbench (``--workbench-version``), a saved
     base with any workbench will do: the build injects that release into its own copy.
     """
-    from workbench.lifecycle import wheelhouse
-    from workbench.vm import Instance, Status
-    from workbench.vm.images import ensure_image
-
     boot = ensure_image(image)
     home = bases_root() / base_name(image, memory_mib, cpus)
     home.mkdir(parents=True, exist_ok=True)
-    base = Instance(
-        home,
-        image=boot,
-        memory=memory_mib,
-        cpus=cpus,
-        notify=notify,
-        instances=bases_root() / "instances",
-        shares=wheelhouse.share(),
-    )
+    config = InstanceConfig(image=boot, memory=memory_mib, cpus=cpus, shares=wheelhouse.share())
+    base = Instance(home, config, notify=notify, instances=bases_root() / "instances")
     state = base.dir.load_state() if base.dir.state_file.exists() else None
     if state is not None and state.base_sha256 != boot.sha256:
         notify(f"the base instance of {image} predates its current build: making it again")
@@ -112,7 +101,7 @@ def seed_instance(base: InstanceDir, target: InstanceDir, project: Path) -> None
     copy is marked for re-keying (:mod:`workbench.vm.rekey`) on its first start.
     """
     state = base.load_state()
-    if state is None or state.state != "saved":
+    if state is None or state.state is not Phase.SAVED:
         raise VmError(f"base instance {base.root} has no saved state", hint="delete it")
     target.create()
     with (target.root / ".seed.lock").open("w") as lock:

@@ -1,4 +1,4 @@
-"""The instance directory: the only module that knows its file names; status derived from files.
+"""The instance directory and its recorded state: the only module that knows its file names.
 
 One instance per project, under :func:`workbench.dirs.instances_dir`, named after the project's
 resolved path (a readable name plus a short hash). The directory is the whole truth about the
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import dirs
-from workbench.errors import VmError
+from workbench.errors import VmError, WorkbenchError
 from workbench.files import write_atomic
+from workbench.vm import diagnose
 from workbench.vm.lock import InstanceLock, ProcessRef
 
 # AF_UNIX socket paths are limited to 108 bytes including the terminating NUL.
@@ -38,6 +39,17 @@ class Status(StrEnum):
     SAVED = "saved"  # qemu not running, warm start from the saved state next
     CRASHED = "crashed"  # qemu died while the instance was starting or running
     BROKEN = "broken"  # files missing (overlay)
+    REMOTE = "remote"  # an existing SSH host: the workbench neither starts nor stops it
+
+
+class Phase(StrEnum):
+    """The last intent recorded in ``instance.json`` (what the launcher or ``down`` did)."""
+
+    STARTING = "starting"  # qemu started, readiness checks running
+    RUNNING = "running"  # the guest passed its readiness checks
+    FAILED = "failed"  # a readiness check failed; qemu kept up for debugging
+    STOPPED = "stopped"  # stopped: cold boot next
+    SAVED = "saved"  # stopped with a saved state: warm start next
 
 
 @dataclass(frozen=True)
@@ -50,13 +62,16 @@ class InstanceState:
     memory_mib: int
     cpus: int
     disk_mib: int | None = None  # the overlay's virtual size (None: made before it was recorded)
-    state: str = "stopped"  # last recorded intent: starting|running|failed|stopped|saved
+    state: Phase = Phase.STOPPED
     pid: int | None = None
     pid_start: int | None = None
     port: int | None = None
     accel: str | None = None
     argv: list[str] = field(default_factory=list)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", Phase(self.state))  # JSON holds the plain string
 
     @property
     def qemu(self) -> ProcessRef | None:
@@ -74,20 +89,41 @@ class InstanceState:
         )
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``vm status`` shows."""
+
+    name: str
+    project: str
+    status: Status
+    directory: str
+    image: str | None = None
+    pid: int | None = None
+    port: int | None = None
+    accel: str | None = None
+    memory_mib: int | None = None
+    cpus: int | None = None
+    disk_mib: int | None = None
+    snapshots: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Status) else v for k, v in self.__dict__.items()}
+
+
 def derive_status(state: InstanceState | None, *, qemu_alive: bool, overlay: bool) -> Status:
     """The status from the recorded state, qemu's liveness and the overlay's presence (pure)."""
     if state is None:
         return Status.ABSENT
     if qemu_alive:
         return {
-            "starting": Status.STARTING,
-            "failed": Status.FAILED,
+            Phase.STARTING: Status.STARTING,
+            Phase.FAILED: Status.FAILED,
         }.get(state.state, Status.RUNNING)
     if not overlay:
         return Status.BROKEN
-    if state.state in ("starting", "running"):
+    if state.state in (Phase.STARTING, Phase.RUNNING):
         return Status.CRASHED
-    if state.state == "saved":
+    if state.state is Phase.SAVED:
         return Status.SAVED
     return Status.STOPPED
 
@@ -187,6 +223,31 @@ class InstanceDir:
     def lock(self) -> InstanceLock:
         return InstanceLock(self.root / "lock")
 
+    def report(self, project: Path, state: InstanceState | None, *, alive: bool) -> StatusReport:
+        """What ``vm status`` shows of this instance (``alive``: its qemu runs)."""
+        return StatusReport(
+            name=self.name,
+            project=str(project),
+            status=self.status(),
+            directory=str(self.root),
+            image=state.image if state else None,
+            pid=state.pid if state and alive else None,
+            port=state.port if state else None,
+            accel=state.accel if state else None,
+            memory_mib=state.memory_mib if state else None,
+            cpus=state.cpus if state else None,
+            disk_mib=state.disk_mib if state else None,
+            snapshots=sorted(state.snapshots) if state else [],
+        )
+
+    def diagnosed(self, err: WorkbenchError, cls: type[WorkbenchError] = VmError) -> WorkbenchError:
+        """``err`` with the diagnosis from this instance's logs (:func:`diagnose.with_logs`)."""
+        return diagnose.with_logs(err, qemu_log=self.qemu_log, serial_log=self.serial_log, cls=cls)
+
+    def explain(self, text: str) -> diagnose.Diagnosis | None:
+        """The known failure behind ``text`` (e.g. a failed command's stderr), if any."""
+        return diagnose.explain(text, qemu_log=self.qemu_log, serial_log=self.serial_log)
+
     def logs(self) -> dict[str, Path]:
         """The log files by role."""
         return {
@@ -214,7 +275,7 @@ class InstanceDir:
             return InstanceState(**raw)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError) as exc:  # ValueError: also an unknown phase
             raise VmError(
                 f"unreadable instance state {self.state_file}: {exc}",
                 hint="run `vm clean` to start this instance afresh",
