@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench.common import Row, main, row, seconds
 from workbench.errors import VmError
+from workbench.lifecycle.base_instance import seed_instance
 from workbench.vm import keys, qemu, seed
 from workbench.vm.config import InstanceConfig
 from workbench.vm.images import BootImage, ensure_image
@@ -41,7 +42,7 @@ from workbench.vm.launch import LOGIN_USER
 from workbench.vm.local import Instance
 from workbench.vm.readiness import wait_banner
 from workbench.vm.ssh import SshExecutor, known_hosts_line
-from workbench.vm.state import InstanceDir
+from workbench.vm.state import InstanceDir, InstanceState
 from workbench.vm.teardown import destroy
 
 
@@ -95,9 +96,7 @@ def bare_round(argv: list[str], workdir: Path, image: BootImage) -> float:
         proc.wait()
 
 
-def bare_setup(
-    workdir: Path, image: BootImage, project: Path, *, accel: str, memory: int, cpus: int
-) -> list[str]:
+def bare_setup(workdir: Path, image: BootImage, project: Path, state: InstanceState) -> list[str]:
     """Keys, seed and the qemu command line for the bare runs (prepared outside the timing)."""
     workdir.mkdir(parents=True, exist_ok=True)
     authorized = keys.generate_ed25519(workdir / "ssh_key", "bench")
@@ -127,9 +126,9 @@ def bare_setup(
             serial_log=workdir / "serial.log",
             ssh_port=port,
             project=project,
-            accel=accel,
-            memory_mib=memory,
-            cpus=cpus,
+            accel=state.accel,
+            memory_mib=state.memory_mib,
+            cpus=state.cpus,
             binary=qemu.binary_for(image.arch),
         )
     )
@@ -188,8 +187,6 @@ def rekey_round(
     base: Instance, image: BootImage, root: Path, *, memory: str, cpus: int
 ) -> tuple[float, float]:
     """Seconds to the first command of two copies of the saved ``base``: re-keyed, not."""
-    from workbench.lifecycle.base_instance import seed_instance
-
     times = []
     for name in ("rekeyed", "base-keys"):
         project = root / "projects" / name
@@ -259,14 +256,7 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
                 results.base_keys.append(base_keys)
                 vm.clean()
                 if not argv:
-                    argv = bare_setup(
-                        root / "bare",
-                        image,
-                        project,
-                        accel=state.accel,
-                        memory=state.memory_mib,
-                        cpus=state.cpus,
-                    )
+                    argv = bare_setup(root / "bare", image, project, state)
                 results.bare.append(bare_round(argv, root / "bare", image))
         finally:  # never leave a qemu behind, even when a round fails
             for path in [*(root / "instances").glob("*"), *(root / "copies/instances").glob("*")]:

@@ -185,7 +185,7 @@ def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 (heavy, browser tests only)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

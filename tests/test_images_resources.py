@@ -28,7 +28,7 @@ from workbench import dirs
 from workbench.errors import VmError
 from workbench.progress import Progress
 from workbench.vm import images, ssh
-from workbench.vm.download import download
+from workbench.vm.download import RemoteFile, download
 from workbench.vm.executor import Sink
 from workbench.vm.images import BootImage
 from workbench.vm.launch import LOGIN_USER
@@ -117,7 +117,7 @@ def test_download_of_the_exact_size_is_kept(server: tuple[str, Served], tmp_path
     url, served = server
     served.files["/disk"] = REMOTE["disk"]
     dest = tmp_path / "disk.qcow2"
-    download(f"{url}/disk", dest, sha256=sha(REMOTE["disk"]), size=len(REMOTE["disk"]))
+    download(RemoteFile(f"{url}/disk", sha(REMOTE["disk"]), len(REMOTE["disk"])), dest)
     assert dest.read_bytes() == REMOTE["disk"]
     assert [p.name for p in tmp_path.iterdir()] == ["disk.qcow2"]
 
@@ -128,7 +128,7 @@ def test_a_server_offering_more_than_the_size_is_refused_before_reading(
     url, served = server
     served.files["/disk"] = REMOTE["disk"] + b"and more"
     with pytest.raises(VmError, match=r"offers \d+ bytes, the index says \d+") as err:
-        download(f"{url}/disk", tmp_path / "disk", sha256=sha(REMOTE["disk"]), size=1000)
+        download(RemoteFile(f"{url}/disk", sha(REMOTE["disk"]), 1000), tmp_path / "disk")
     assert "deleted" in err.value.brief
     assert list(tmp_path.iterdir()) == []
 
@@ -161,7 +161,7 @@ def endless() -> Iterator[str]:
 def test_more_bytes_than_the_size_are_cut_off_at_once(endless: str, tmp_path: Path) -> None:
     dest = tmp_path / "disk"
     with pytest.raises(VmError, match="sent more than 5000 bytes: stopped"):
-        download(endless, dest, sha256=sha(b""), size=5000)
+        download(RemoteFile(endless, sha(b""), 5000), dest)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -215,7 +215,7 @@ print(view.keepalive_text)
 def test_a_killed_kernel_leaves_no_vm_running_past_its_deadline(
     vm_env: VmEnv, tiny_image: object
 ) -> None:
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import KernelManager  # noqa: PLC0415 (heavy, lab extra)
 
     project = copy_example(EXAMPLE, workdir=vm_env.cache.parent / "kernel")
     directory = InstanceDir.for_project(project)

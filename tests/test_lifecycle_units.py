@@ -60,7 +60,7 @@ def test_plan_of_a_first_build_starts_from_the_base_then_runs_packs_copies() -> 
     actions = plan(Step.PACK, FRESH)
     assert names(actions) == ["base", "boot", "inject", "lifecycle", "pack"]
     assert actions[1].reason == "warm start from the base's saved state"
-    cold = plan(Step.PACK, FRESH, from_base=False)
+    cold = plan(Step.PACK, replace(FRESH, from_base=False))
     assert names(cold) == ["boot", "inject", "lifecycle", "pack"]
     assert "first boot" in cold[0].reason
 
@@ -269,8 +269,8 @@ def test_guest_modules_import_only_the_standard_library() -> None:
 
 
 def test_package_failures_name_the_packages_and_the_network() -> None:
-    from craft_parts.errors import PartsError
-    from craft_parts.packages.errors import BuildPackagesNotInstalled
+    from craft_parts.errors import PartsError  # noqa: PLC0415 (heavy guest package)
+    from craft_parts.packages.errors import BuildPackagesNotInstalled  # noqa: PLC0415 (heavy guest package)
 
     spec = GuestSpec(
         name="x",

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from workbench import dirs
+from workbench.vm.teardown import clean_instances
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -93,7 +94,6 @@ def test_notebooks_run_and_match_their_outputs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_vm_notebook_runs_on_the_tiny_image(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from workbench.vm.teardown import clean_instances
 
     tmp_path = tmp_path_factory.mktemp("nb")  # short: the instance's unix socket path
     cache = tmp_path / "cache"

@@ -33,7 +33,7 @@ from workbench.vm import images, keys, seed
 from workbench.vm.builders import debian, tiny, tree
 from workbench.vm.builders.recipe import Recipe, sha256_file
 from workbench.vm.builders.session import BuildSession
-from workbench.vm.download import download
+from workbench.vm.download import RemoteFile, download
 
 # -- a local HTTP server -------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ def test_download_streams_with_progress_and_verifies(
     served.files["/disk"] = PAYLOAD
     events: list[Progress] = []
     dest = tmp_path / "disk.qcow2"
-    download(f"{url}/disk", dest, sha256=sha(PAYLOAD), listener=events.append, task="dl")
+    download(RemoteFile(f"{url}/disk", sha(PAYLOAD)), dest, listener=events.append, task="dl")
     assert dest.read_bytes() == PAYLOAD
     assert not (tmp_path / "disk.qcow2.part").exists()
     assert [e.done for e in events] == sorted(e.done for e in events)
@@ -121,7 +121,7 @@ def test_download_resumes_with_a_range_request(server: tuple[str, Served], tmp_p
     served.files["/disk"] = PAYLOAD
     dest = tmp_path / "disk.qcow2"
     (tmp_path / "disk.qcow2.part").write_bytes(PAYLOAD[:1_000_000])
-    download(f"{url}/disk", dest, sha256=sha(PAYLOAD))
+    download(RemoteFile(f"{url}/disk", sha(PAYLOAD)), dest)
     assert dest.read_bytes() == PAYLOAD
     assert served.requests == [("/disk", "bytes=1000000-")]
 
@@ -134,11 +134,11 @@ def test_interrupted_download_says_so_and_the_next_run_resumes(
     served.cut_after = 2_000_000
     dest = tmp_path / "disk.qcow2"
     with pytest.raises(VmError, match="stopped after 2000000 bytes") as err:
-        download(f"{url}/disk", dest, sha256=sha(PAYLOAD))
+        download(RemoteFile(f"{url}/disk", sha(PAYLOAD)), dest)
     assert err.value.hint is not None
     assert "resumes" in err.value.hint
     assert (tmp_path / "disk.qcow2.part").stat().st_size == 2_000_000
-    download(f"{url}/disk", dest, sha256=sha(PAYLOAD), size=len(PAYLOAD))
+    download(RemoteFile(f"{url}/disk", sha(PAYLOAD), len(PAYLOAD)), dest)
     assert dest.read_bytes() == PAYLOAD
     assert served.requests[-1] == ("/disk", "bytes=2000000-")
 
@@ -150,7 +150,7 @@ def test_server_without_range_support_restarts_cleanly(
     served.files["/disk"] = PAYLOAD
     served.honour_range = False
     (tmp_path / "disk.qcow2.part").write_bytes(b"x" * 500)
-    download(f"{url}/disk", tmp_path / "disk.qcow2", sha256=sha(PAYLOAD))
+    download(RemoteFile(f"{url}/disk", sha(PAYLOAD)), tmp_path / "disk.qcow2")
     assert (tmp_path / "disk.qcow2").read_bytes() == PAYLOAD
 
 
@@ -161,14 +161,14 @@ def test_sha256_mismatch_deletes_the_file_and_says_so(
     served.files["/disk"] = PAYLOAD
     dest = tmp_path / "disk.qcow2"
     with pytest.raises(VmError, match=r"sha256 mismatch.*deleted"):
-        download(f"{url}/disk", dest, sha256=sha(b"something else"))
+        download(RemoteFile(f"{url}/disk", sha(b"something else")), dest)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_http_error_is_a_vm_error(server: tuple[str, Served], tmp_path: Path) -> None:
     url, _ = server
     with pytest.raises(VmError, match="HTTP 404"):
-        download(f"{url}/nope", tmp_path / "x", sha256=sha(b""))
+        download(RemoteFile(f"{url}/nope", sha(b"")), tmp_path / "x")
 
 
 # -- the index -----------------------------------------------------------------------------------

@@ -400,26 +400,26 @@ def test_choose_probes_once_per_boot_and_says_why_tcg(
     kvm_device = tmp_path / "kvm"
     kvm_device.touch()
     monkeypatch.setattr(accel, "KVM_DEVICE", kvm_device)
-    probes: list[Path] = []
+    probes: list[str] = []
     notes: list[str] = []
 
-    def hanging(binary: str, kernel: Path) -> str | None:
-        probes.append(kernel)
+    def hanging() -> str | None:
+        probes.append("probed")
         return "a KVM test guest printed nothing within 3 s (KVM hangs)"
 
     cache = tmp_path / "accel.json"
-    args = {"binary": "qemu", "kernel": Path("/k"), "cache": cache, "notify": notes.append}
+    args = {"cache": cache, "notify": notes.append}
     first = accel.choose(None, probe=hanging, **args)  # type: ignore[arg-type]
     again = accel.choose("auto", probe=hanging, **args)  # type: ignore[arg-type]
     reason = "a KVM test guest printed nothing within 3 s (KVM hangs)"
     assert first == again == accel.AccelChoice("tcg", reason)
-    assert probes == [Path("/k")]  # the verdict is cached for this boot
+    assert probes == ["probed"]  # the verdict is cached for this boot
     assert notes == [f"using TCG (slow software emulation): {reason}"] * 2
     assert json.loads(cache.read_text())["boot_id"] == accel.boot_id()
     forced = accel.choose("kvm", probe=hanging, **args)  # type: ignore[arg-type]
     assert forced == accel.AccelChoice("kvm", "forced (kvm)")
     cache.write_text(json.dumps({"boot_id": "another boot", "accel": "kvm", "reason": "x"}))
-    works = accel.choose(None, probe=lambda b, k: None, **args)  # type: ignore[arg-type]
+    works = accel.choose(None, probe=lambda: None, **args)  # type: ignore[arg-type]
     assert works == accel.AccelChoice("kvm", "KVM probe passed")
     cache.unlink()
     monkeypatch.setattr(accel, "KVM_DEVICE", tmp_path / "absent")

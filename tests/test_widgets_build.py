@@ -21,11 +21,12 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
+from vm_fixtures import FAST, GUEST_MEMORY
 
 from workbench import dirs
 from workbench.errors import BuildError
 from workbench.follow import Follower, following
-from workbench.lifecycle import BuildController, BuildOptions, Event, Step, copy_example
+from workbench.lifecycle import BuildController, BuildOptions, Event, Session, Step, copy_example
 from workbench.lifecycle.controller import stop_runner_command
 from workbench.lifecycle.prime import PrimePath, packed_snap_yaml, parse_listing
 from workbench.widgets import BuildView
@@ -232,8 +233,6 @@ def test_each_part_has_a_clean_menu_that_runs_the_real_clean(tmp_path: Path) -> 
 def test_the_clean_menu_cleans_that_part_from_that_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workbench.lifecycle import Session
-
     asked: list[tuple[tuple[str, ...], str, bool]] = []
 
     def clean_parts(session: Session, step: Step) -> SimpleNamespace:
@@ -314,8 +313,6 @@ def test_a_task_ending_without_its_session_end_fails_the_running_spans(
 
 @pytest.fixture(scope="module")
 def tiny_vm(vm_env: VmEnv) -> Iterator[BuildView]:
-    from vm_fixtures import FAST, GUEST_MEMORY
-
     project = copy_example(EXAMPLE, workdir=vm_env.cache.parent / "projects")
     tiny = BuildOptions(image="tiny", memory=GUEST_MEMORY, cpus=1)
     view = BuildView(BuildController(project, tiny, timeouts=FAST))

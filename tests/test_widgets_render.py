@@ -10,6 +10,7 @@ from test_widgets_explode import PROJECT  # the sample project the widget tests 
 import workbench
 from workbench.errors import Location, SourceError
 from workbench.progress import Progress
+from workbench.widgets import ExplodeView
 from workbench.widgets.diff import diff_rows, render_diff
 from workbench.widgets.editor import annotate, error_line
 from workbench.widgets.progress_view import describe
@@ -172,7 +173,6 @@ def test_describe_progress_with_and_without_total() -> None:
 def test_the_sample_file_is_never_written(tmp_path: Path) -> None:
     project = tmp_path / "snapcraft.yaml"
     project.write_text(PROJECT)
-    from workbench.widgets import ExplodeView
 
     view = ExplodeView.from_path(tmp_path)
     view.editor.value = PROJECT.replace("[gtk3]", "[gnome]")

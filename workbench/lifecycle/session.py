@@ -205,7 +205,6 @@ class Session:
             parts=self.options.parts,
             shell=self.options.shell,
             export_prime=self.options.export_prime,
-            from_base=self.options.from_base,
         )
 
     def _situation(self) -> Situation:
@@ -214,6 +213,7 @@ class Session:
             status=str(self.machine.status().status),
             injected=injected.read_text().strip() if injected.exists() else None,
             wheelhouse=self.guest.key,
+            from_base=self.options.from_base,
         )
 
     def spec(self, target: Step) -> GuestSpec:

@@ -8,7 +8,7 @@ nothing: the session executes the list and the CLI or a notebook can print it fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from workbench.errors import UsageError
@@ -82,11 +82,13 @@ class HostAction:
 
 @dataclass(frozen=True)
 class Situation:
-    """What the host knows before a build: the instance's status and the injected version."""
+    """What the host knows before a build: the instance's status, the injected version, and
+    whether a new instance starts as a copy of the image's saved base instance."""
 
     status: str  # a workbench.vm.Status value
     injected: str | None  # wheelhouse key recorded as installed in this instance, if any
     wheelhouse: str  # the key of the host's wheelhouse
+    from_base: bool = True
 
 
 def _boot_reason(status: str) -> HostAction:
@@ -109,13 +111,9 @@ def plan(
     parts: tuple[str, ...] = (),
     shell: ShellMode = ShellMode.NEVER,
     export_prime: bool = False,
-    from_base: bool = True,
 ) -> list[HostAction]:
-    """The host actions of a session that brings the project to ``target`` (pure).
-
-    ``from_base``: a new instance starts as a copy of the image's saved base instance.
-    """
-    if situation.status == "absent" and from_base:
+    """The host actions of a session that brings the project to ``target`` (pure)."""
+    if situation.status == "absent" and situation.from_base:
         actions = [
             HostAction("base", "new instance: a copy of the image's saved base instance"),
             HostAction("boot", "warm start from the base's saved state"),
@@ -176,7 +174,7 @@ def clean_plan(
     """The host actions that undo ``step`` and the steps after it for ``parts`` (every part
     without) in an existing instance: start it if needed, inject, clean (pure)."""
     actions = [_boot_reason(situation.status)]
-    actions += [a for a in plan(step, situation, from_base=False) if a.name == "inject"]
+    actions += [a for a in plan(step, replace(situation, from_base=False)) if a.name == "inject"]
     which = f"parts {', '.join(parts)}" if parts else "every part"
     later = " and the steps after it" if step < Step.PRIME else ""
     actions.append(

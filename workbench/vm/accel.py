@@ -120,15 +120,14 @@ def boot_id() -> str:
 def choose(
     value: str | None,
     *,
-    binary: str,
-    kernel: Path,
+    probe: Callable[[], str | None],
     cache: Path,
     notify: Callable[[str], None],
-    probe: Callable[[str, Path], str | None] = probe_kvm,
 ) -> AccelChoice:
     """Resolve ``value`` (None, auto, kvm, tcg) to an accelerator, probing KVM at most once a boot.
 
-    ``notify`` receives one line whenever auto falls back to TCG.
+    ``probe`` is :func:`probe_kvm` bound to a qemu binary and kernel (None: KVM works, else why
+    not); ``notify`` receives one line whenever auto falls back to TCG.
     """
     want = requested(value)
     if want != "auto":
@@ -138,7 +137,7 @@ def choose(
         if not os.access(KVM_DEVICE, os.R_OK | os.W_OK):
             verdict = AccelChoice("tcg", f"no read/write access to {KVM_DEVICE}")
         else:
-            failure = probe(binary, kernel)
+            failure = probe()
             verdict = (
                 AccelChoice("kvm", "KVM probe passed")
                 if failure is None

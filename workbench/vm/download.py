@@ -13,6 +13,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -60,22 +61,30 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse, int, int | N
     return response, 0, int(length) if length is not None else None
 
 
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file to download: where it is, its sha256 and, when known, its size in bytes."""
+
+    url: str
+    sha256: str
+    size: int | None = None
+
+
 def download(
-    url: str,
+    remote: RemoteFile,
     dest: Path,
     *,
-    sha256: str,
-    size: int | None = None,
     listener: ProgressListener = ignore,
     task: str | None = None,
 ) -> None:
-    """Fetch ``url`` into ``dest`` (resuming ``dest.part``); raise VmError on a digest mismatch.
+    """Fetch ``remote`` into ``dest`` (resuming ``dest.part``); raise VmError on a digest mismatch.
 
-    With ``size`` a server offering another size is refused before a byte is read, and one sending
+    With a ``size`` a server offering another size is refused before a byte is read, and one sending
     more is cut off at once; without it, the server's stated length (else :data:`MAX_UNSIZED`)
     bounds the download.
     """
     task = task or f"download {dest.name}"
+    url, sha256, size = remote.url, remote.sha256, remote.size
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest, have = _hash_existing(part)

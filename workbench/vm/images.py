@@ -40,7 +40,7 @@ from workbench.progress import Progress, ProgressListener, ignore
 from workbench.vm import builders
 from workbench.vm.builders.recipe import sha256_file
 from workbench.vm.builders.session import BuildSession
-from workbench.vm.download import download
+from workbench.vm.download import RemoteFile, download
 
 ROLES = ("disk", "kernel", "initrd")
 VERIFIED_FILE = "verified.json"  # file stats at the last successful sha256 check
@@ -79,13 +79,6 @@ class ImageInfo:
     cached: bool
     path: Path | None
     description: str = ""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    url: str
-    sha256: str
-    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -380,14 +373,7 @@ def _fetch(item: IndexEntry, listener: ProgressListener, rebuild: bool) -> BootI
             listener(Progress(task, message=f"{dest} does not match its sha256: downloading again"))
             dest.unlink()
         if not dest.is_file():
-            download(
-                remote.url,
-                dest,
-                sha256=remote.sha256,
-                size=remote.size,
-                listener=listener,
-                task=task,
-            )
+            download(remote, dest, listener=listener, task=task)
         dest.chmod(0o444)
         files[role] = {"sha256": remote.sha256, "size": dest.stat().st_size}
     _prune(parent, final)

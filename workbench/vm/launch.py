@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from workbench import dirs
@@ -89,8 +90,7 @@ def plan_boot(
     binary = config.qemu_binary or qemu.binary_for(image.arch)
     choice = accel_mod.choose(
         config.accel,
-        binary=binary,
-        kernel=image.kernel,
+        probe=partial(accel_mod.probe_kvm, binary, image.kernel),
         cache=dirs.cache_dir() / "accel.json",
         notify=notify,
     )
