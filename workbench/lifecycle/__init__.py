@@ -4,10 +4,12 @@ Host side: :mod:`.project` (find the project upward, explode, resolve architectu
 :mod:`.steps` (the steps and the host plan, as data), :mod:`.session` (boot, inject, run, pack),
 :mod:`.wheelhouse` (the injection), :mod:`.baseline` (new projects start from a saved base
 instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
-:mod:`.outputs` (the .snap and prime fetched into the project) and :mod:`.events` (the JSON-lines
-stream and ``build.log``). Guest side: :mod:`.guest` (the runner driving craft-parts) and
-:mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
-the standard library at module level, because the guest has no host dependencies.
+:mod:`.outputs` (the .snap and prime fetched into the project), :mod:`.events` (the typed event
+stream), :mod:`.wire` (its versioned JSON lines, ``events.jsonl`` and ``build.log``) and
+:mod:`.safetext` (guest text made safe to show). Guest side: :mod:`.guest` (the runner driving
+craft-parts) and :mod:`.pack`; these two and :mod:`.events`, :mod:`.wire`, :mod:`.safetext` and
+:mod:`.steps` import only the standard library at module level, because the guest has no host
+dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
 in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's
@@ -34,7 +36,7 @@ _LAZY = {
     "ShellMode": "workbench.lifecycle.steps",
     "HostAction": "workbench.lifecycle.steps",
     "Event": "workbench.lifecycle.events",
-    "read_events": "workbench.lifecycle.events",
+    "read_events": "workbench.lifecycle.wire",
     "BuildProject": "workbench.lifecycle.project",
     "load": "workbench.lifecycle.project",
 }
@@ -54,10 +56,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from workbench.lifecycle.events import Event, read_events
+    from workbench.lifecycle.events import Event
     from workbench.lifecycle.project import BuildProject, load
     from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
     from workbench.lifecycle.steps import HostAction, ShellMode, Step
+    from workbench.lifecycle.wire import read_events
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -46,7 +46,8 @@ import traitlets
 
 from workbench import dirs
 from workbench.errors import BuildError, UsageError, WorkbenchError, format_error
-from workbench.lifecycle.events import Event, LineSplitter
+from workbench.lifecycle.events import Event
+from workbench.lifecycle.safetext import LineSplitter
 from workbench.vm import watchdog
 from workbench.widgets.follow import following
 from workbench.widgets.log import LogPane
@@ -252,9 +253,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
         """The project's instance as a build session makes it (same shares, memory, disk)."""
         from workbench.lifecycle import Session
 
-        session = Session(
-            self.project, self._options("pack"), notify=reporter.log, instances=self.instances
-        )
+        session = Session(self.project, self._options("pack"), instances=self.instances)
         instance = session.instance
         instance.listener = reporter.progress
         if self.timeouts is not None:
@@ -295,7 +294,6 @@ class BuildView(w.VBox):  # type: ignore[misc]
             self.project,
             self._options(step, parts),
             listeners=(forward,),
-            notify=reporter.log,
             instances=self.instances,
         )
 
