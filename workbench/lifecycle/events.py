@@ -103,24 +103,28 @@ class HostPlan(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
-class HostStarted(Payload):
+class HostPayload(Payload):
+    """About the host action ``action`` (boot, inject, lifecycle...), planned for ``reason``."""
+
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostStarted(HostPayload):
     """A host action starts."""
 
     KIND = Kind.HOST_STARTED
-    action: str
-    reason: str
 
     def line(self) -> str:
         return f"{self.action}: {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class HostFinished(Payload):
+class HostFinished(HostPayload):
     """A host action ended after ``elapsed`` seconds."""
 
     KIND = Kind.HOST_FINISHED
-    action: str
-    reason: str
     elapsed: float
 
     def line(self) -> str:
@@ -128,12 +132,10 @@ class HostFinished(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
-class HostSkipped(Payload):
+class HostSkipped(HostPayload):
     """A planned host action was not needed."""
 
     KIND = Kind.HOST_SKIPPED
-    action: str
-    reason: str
 
     def line(self) -> str:
         return f"{self.action}: skipped ({self.reason}) {_seconds(0)}"

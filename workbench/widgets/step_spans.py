@@ -20,7 +20,7 @@ from workbench.lifecycle.events import (
     Event,
     Failure,
     HostFinished,
-    HostSkipped,
+    HostPayload,
     HostStarted,
     Payload,
     SessionStarted,
@@ -32,7 +32,7 @@ from workbench.widgets.timeline import Span, SpanState
 
 def span_name(payload: Payload, target: str) -> str | None:
     """The row an event belongs to, or None when it has none (output, plan, skipped steps...)."""
-    if isinstance(payload, HostStarted | HostFinished | HostSkipped):
+    if isinstance(payload, HostPayload):
         return f"{payload.action} ({target})"
     if isinstance(payload, StepStarted | StepFinished):
         return payload.where
@@ -69,7 +69,7 @@ class StepSpans:
             span = Span(name, now)
         elif name in self.spans and self.spans[name].end is None:
             span = replace(self.spans[name], end=now, state="done")
-        else:  # an end without its start (a skipped host action): its own length
+        else:  # an end without its start (a skipped host action...): its own length
             elapsed = payload.elapsed if isinstance(payload, HostFinished | StepFinished) else 0.0
             span = Span(name, now - elapsed, now, "done")
         self.spans[name] = span
