@@ -7,7 +7,8 @@ wheelhouse once, run the guest runner up to the target step with parts/, stage/ 
 VM disk, pack, and fetch ``NAME_VERSION_ARCH.snap`` over SFTP into the project directory (the
 guest sees the project read-only). The lifecycle, the pack and the shells run as the build user
 ``workbench``; only the guest runner's ``prepare`` (build-packages) runs as root. Every event goes
-to the listeners and to ``build.log``/``events.jsonl`` in the instance directory. A
+to the listeners and to ``build.log``/``events.jsonl`` in the instance directory, the notices of
+the VM layer, the wheelhouse and the base instance too (:meth:`Session.notice`). A
 failed step leaves the VM up (24 h by default) and the error says how to get in; ``--shell``,
 ``--shell-after`` and ``--debug`` open a shell in the failing part's directory.
 """
