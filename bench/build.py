@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workbench import dirs
 from workbench.lifecycle import base_instance, wheelhouse
-from workbench.lifecycle.events import Event
+from workbench.lifecycle.events import Event, HostFinished
 from workbench.lifecycle.session import (
     DEFAULT_CPUS,
     DEFAULT_IMAGE,
@@ -49,8 +49,8 @@ class Timings:
         self.host: dict[str, float] = {}
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "host" and event.elapsed is not None:
-            self.host[event.message.split(":", 1)[0]] = event.elapsed
+        if isinstance(event.payload, HostFinished):
+            self.host[event.payload.action] = event.payload.elapsed
 
 
 def session(

@@ -22,6 +22,7 @@ from workbench.lifecycle import (
     copy_example,
 )
 from workbench.lifecycle.controller import STOP_RUNNER, PrimeContents, craft_parts_refusal
+from workbench.lifecycle.events import StepStarted
 from workbench.lifecycle.keepalive import Policy
 from workbench.progress import Progress
 from workbench.vm import Completed, Instance, Status, StatusReport
@@ -131,7 +132,7 @@ def test_a_step_press_is_one_build_up_to_it_with_the_idle_stop(
 
     def run(session: Session) -> BuildResult:
         seen.append(session.options)
-        session.emit(Event("step", "run", part="hello", step="build"))
+        session.emit(Event(StepStarted(step="build", part="hello", action="run")))
         return BuildResult(True, session.project, project, 1.5)
 
     monkeypatch.setattr(Session, "run", run)

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from test_build_vm import BuildEnv, build_env, wait_for
 
-from workbench.lifecycle.events import read_events
+from workbench.lifecycle.events import StepStarted
+from workbench.lifecycle.wire import read_events
 from workbench.vm import Status
 
 __all__ = ["build_env"]  # the shared module fixture (one VM for both tests)
@@ -63,7 +64,8 @@ SLOW_ONCE = (
 def step_started(env: BuildEnv, step: str) -> bool:
     """Whether ``step`` of a part has started in the running build."""
     return any(
-        e.kind == "step" and e.part and e.step == step for e in read_events(env.instance.events_log)
+        isinstance(e.payload, StepStarted) and e.payload.part and e.payload.step == step
+        for e in read_events(env.instance.events_log)
     )
 
 

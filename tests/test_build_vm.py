@@ -32,9 +32,19 @@ import yaml
 from workbench import dirs
 from workbench.errors import VmError
 from workbench.lifecycle import guest_workbench, keepalive
-from workbench.lifecycle.events import read_events
+from workbench.lifecycle.events import (
+    Done,
+    HostFinished,
+    Payload,
+    SessionStarted,
+    StepFinished,
+    StepPayload,
+    StepStarted,
+    Unparsed,
+)
 from workbench.lifecycle.guest_workbench import from_tree
 from workbench.lifecycle.wheelhouse import GUEST
+from workbench.lifecycle.wire import read_events
 from workbench.vm import InstanceDir, Status, watchdog
 from workbench.vm.ssh import SshExecutor
 
@@ -128,8 +138,8 @@ class BuildEnv:
         done = self.clean()
         assert done.returncode == 0, done.stderr
 
-    def events(self) -> list[dict[str, object]]:
-        return [e.__dict__ for e in read_events(self.instance.root / "events.jsonl")]
+    def events(self) -> list[Payload]:
+        return [e.payload for e in read_events(self.instance.root / "events.jsonl")]
 
 
 @pytest.fixture(scope="module")
@@ -188,10 +198,10 @@ def drive_shell(
     return seen.decode(errors="replace"), os.waitstatus_to_exitcode(status), sent
 
 
-def session_events(env: BuildEnv) -> list[dict[str, object]]:
+def session_events(env: BuildEnv) -> list[Payload]:
     """The events of the last session in the instance's event stream."""
     events = env.events()
-    last = max(i for i, e in enumerate(events) if e["kind"] == "session")
+    last = max(i for i, e in enumerate(events) if isinstance(e, SessionStarted))
     return events[last:]
 
 
@@ -213,12 +223,12 @@ def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
     assert staged.returncode == 0, staged.stderr
     assert not list(project.glob("*.snap"))
     events = build_env.events()
-    host = [str(e["message"]) for e in events if e["kind"] == "host" and e["elapsed"] is not None]
+    host = [f"{e.action}: {e.reason}" for e in events if isinstance(e, HostFinished)]
     assert host[:2] == [
         "base: new instance: a copy of the image's saved base instance",
         "boot: warm start from the base's saved state",
     ]
-    steps = [(e["step"], e["message"]) for e in events if e["kind"] == "step"]
+    steps = [(e.step, e.summary) for e in events if isinstance(e, StepPayload)]
     assert ("stage", "run") in steps
     assert "prime" not in {step for step, _ in steps}
 
@@ -227,11 +237,11 @@ def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
     snap = project / "hello-make_1.0_amd64.snap"
     assert packed.stdout.strip() == str(snap)
     events = build_env.events()
-    last_run = max(i for i, e in enumerate(events) if e["kind"] == "session")
+    last_run = max(i for i, e in enumerate(events) if isinstance(e, SessionStarted))
     resumed = {
-        (e["step"], str(e["message"]))
+        (e.step, e.summary)
         for e in events[last_run:]
-        if e["kind"] == "step" and e["part"] == "hello"
+        if isinstance(e, StepPayload) and e.part == "hello"
     }
     assert ("pull", "skip (already ran)") in resumed
     assert ("stage", "skip (already ran)") in resumed
@@ -275,8 +285,8 @@ def test_failing_build_stays_up_and_shell_after_enters_the_part_dir(
     decision = watchdog.read(build_env.instance.root)
     assert decision is not None
     assert decision.deadline - time.time() > 23 * 3600
-    boots = [e for e in build_env.events() if e["kind"] == "host" and e["elapsed"] is not None]
-    assert any("warm start from the saved state" in str(e["message"]) for e in boots)
+    boots = [e for e in build_env.events() if isinstance(e, HostFinished)]
+    assert any("warm start from the saved state" in e.reason for e in boots)
 
 
 def test_template_example_has_its_command_chain(build_env: BuildEnv, tmp_path: Path) -> None:
@@ -353,12 +363,14 @@ FORGED_BUILD = r"""
         [ "$p" -gt 1 ] || exit 4
       done
       e='@workbench-event'
+      a='"action": "\u001b]0;pwned\u0007"'
       {
-        printf '%s\n' "$e"' {"kind": "done", "message": "build succeeded", "data": {"ok": 1}}'
-        printf '%s\n' "$e"' {"kind": "step", "message": "\u001b]0;pwned\u0007", "part": [1]}'
+        printf '%s\n' "$e"' {"v": 1, "kind": "done", "operation": "x", "ok": true, "elapsed": 0}'
+        printf '%s\n' "$e"' {"v": 1, "kind": "step-started", "step": "build", "part": [1]}'
+        printf '%s\n' "$e"' {"v": 1, "kind": "step-started", "step": "build", '"$a"'}'
         printf '%s\n' "$e"' [[[['
         printf '\033[2J\302\233 plain <b>output</b> ok\rFAILED\n'
-        printf '%s\n' "$e"' {"kind": "error", "message": "x\u001b[2J", "data": {"hint": "\u0007"}}'
+        printf '%s\n' "$e"' {"v": 1, "kind": "error", "brief": "x\u001b[2J", "hint": "\u0007"}'
       } > /tmp/forged
       # the runner's stdout is the root-owned SSH pipe: reopening it needs root, which the
       # build user gets with sudo (as any build step can)
@@ -378,11 +390,12 @@ def test_forged_guest_events_are_shown_as_data(build_env: BuildEnv) -> None:
     assert not unsafe.search(done.stderr), done.stderr
     assert "error: x\\x1b[2J (\\x07; the VM stays up" in done.stderr
     events = session_events(build_env)
-    assert [e["message"] for e in events if e["kind"] == "done"] == ["build failed"]
-    shown = [str(e["message"]) for e in events if e["kind"] == "output"]
+    assert [e.ok for e in events if isinstance(e, Done)] == [False]
+    shown = [e.line() for e in events if isinstance(e, Unparsed)]
     assert any('unexpected event kind "done"' in m for m in shown)
+    assert any("malformed step-started event: part: not text" in m for m in shown)
     assert any(m.startswith("workbench: not an event: [[[[") for m in shown)
-    assert any("\\x1b]0;pwned\\x07" in str(e["message"]) for e in events if e["kind"] == "step")
+    assert any("\\x1b]0;pwned\\x07" in e.action for e in events if isinstance(e, StepStarted))
     log = (build_env.instance.root / "build.log").read_text()
     assert "\\x1b[2J\\x9b plain <b>output</b> ok\\x0dFAILED" in log
     assert not unsafe.search(log.replace("\n", "").replace("\t", ""))
@@ -443,11 +456,7 @@ def test_plugins_tour_builds_every_plugin_and_override(build_env: BuildEnv, tmp_
     # build, or in an earlier one of the same parts: prepare runs once per set of parts)
     packages = build_env.vm("dpkg-query", "-W", "-f", "${Status}\\n", "cmake", "autoconf")
     assert packages.stdout.split("\n")[:2] == ["install ok installed"] * 2, packages.stderr
-    order = [
-        (e["part"], e["step"])
-        for e in events
-        if e["kind"] == "step" and e["elapsed"] is not None and str(e["message"]) == "run"
-    ]
+    order = [(e.part, e.step) for e in events if isinstance(e, StepFinished) and e.action == "run"]
     tour_build = order.index(("tour", "build"))
     for part in ("greeter", "counter", "summer"):
         assert order.index((part, "stage")) < tour_build
@@ -484,7 +493,7 @@ def test_shell_instead_of_a_step_for_one_part(build_env: BuildEnv) -> None:
     assert sent, text[-3000:]
     assert "WB-workbench-42" in text
     assert code == 3  # the shell's status is the command's
-    parts = {e["part"] for e in session_events(build_env) if e["kind"] == "step" and e["part"]}
+    parts = {e.part for e in session_events(build_env) if isinstance(e, StepPayload) and e.part}
     assert parts == {"greeter"}  # --part: only greeter's pull ran before the shell
 
 
@@ -560,7 +569,7 @@ def test_cleaning_one_step_of_one_part_rebuilds_only_that(build_env: BuildEnv) -
     )
     assert cleaned.returncode == 0, cleaned.stderr
     assert cleaned.stdout == "cleaned build and the steps after it of one\n"
-    done = {(e["part"], e["step"]) for e in session_events(build_env) if e["kind"] == "step"}
+    done = {(e.part, e.step) for e in session_events(build_env) if isinstance(e, StepPayload)}
     assert done == {("one", "build")}  # only that part, from that step
     left = build_env.vm("sh", "-c", f"ls {prime}; ls /build/two-parts/parts/one/src")
     assert left.returncode == 0, left.stderr  # one's pull stays
@@ -568,9 +577,9 @@ def test_cleaning_one_step_of_one_part_rebuilds_only_that(build_env: BuildEnv) -
     rebuilt = build_env.build("--step", "prime")
     assert rebuilt.returncode == 0, rebuilt.stderr
     ran = {
-        (e["part"], e["step"])
+        (e.part, e.step)
         for e in session_events(build_env)
-        if e["kind"] == "step" and e["elapsed"] is not None and e["message"] == "run"
+        if isinstance(e, StepFinished) and e.action == "run"
     }
     assert ran == {("one", "build"), ("one", "stage"), ("one", "prime")}
     after = build_env.vm("cat", f"{prime}/one", f"{prime}/two")

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,18 +29,26 @@ from workbench.cli.build import _json_listener, terminal_view
 from workbench.errors import WorkbenchError
 from workbench.lifecycle import BuildController, BuildOptions, Session
 from workbench.lifecycle.events import (
-    KINDS,
-    MAX_LINE,
+    PAYLOADS,
+    Done,
+    Event,
+    Failure,
+    Kind,
+    Output,
+    StepStarted,
+    Unparsed,
+)
+from workbench.lifecycle.safetext import MAX_LINE, LineSplitter, printable
+from workbench.lifecycle.steps import Step
+from workbench.lifecycle.wire import (
     PREFIX,
     BuildLog,
-    Event,
-    LineSplitter,
+    decode,
+    encode,
     guest_event,
     parse_line,
-    printable,
     read_events,
 )
-from workbench.lifecycle.steps import Step
 from workbench.vm.executor import Command, Completed
 from workbench.widgets.build_view import BuildView
 from workbench.widgets.log import LogPane
@@ -104,6 +112,30 @@ def event_line(raw: object) -> str:
     return PREFIX + json.dumps(raw)
 
 
+def assert_typed(record: object) -> None:
+    """Every field of ``record`` (a payload, or a record in one) holds its declared type."""
+    hints = get_type_hints(type(record))
+    for item in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, item.name)
+        hint = hints[item.name]
+        if value is None:
+            assert type(None) in get_args(hint), item.name
+        elif isinstance(value, tuple):
+            assert get_origin(hint) is tuple, item.name
+            (element,) = get_args(hint)[:1]
+            for x in value:
+                if is_dataclass(element):
+                    assert_typed(x)
+                else:
+                    assert isinstance(x, element), (item.name, x)
+        else:
+            expected = hint if isinstance(hint, type) else get_args(hint)[0]
+            assert isinstance(value, expected), (item.name, value)
+
+
+V1 = {"v": 1}
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -112,68 +144,108 @@ def event_line(raw: object) -> str:
         3,
         None,
         {},
-        {"kind": None},
-        {"kind": ["step"]},
-        {"kind": "bogus", "message": "hi"},
-        {"kind": "step", "message": {"a": 1}, "part": 7, "step": ["x"], "elapsed": "1"},
-        {"kind": "step", "elapsed": float("nan"), "time": float("inf"), "data": [1, 2]},
-        {"kind": "step", "elapsed": -1, "time": True, "data": "text"},
-        {"kind": "error", "data": {"hint": ["a"], "details": {"x": 1}, "directory": 5}},
-        {"kind": "actions", "data": {"actions": [1, "x", None, {"type": 3}]}},
-        {"kind": "output", "data": {"n": 10**30, "deep": [[[[[[[[[[[["x"]]]]]]]]]]]]}},
+        V1,
+        {**V1, "kind": None},
+        {**V1, "kind": ["step"]},
+        {**V1, "kind": "bogus", "text": "hi"},
+        {"v": True, "kind": "output", "text": "x"},
+        {"v": 2, "kind": "output", "text": "x"},
+        {"kind": "step", "message": "an older workbench's line", "part": "p"},
+        {**V1, "kind": "output"},
+        {**V1, "kind": "output", "text": "\x1b[2J<b>", "extra": [1]},
+        {**V1, "kind": "step-finished", "step": {"a": 1}, "action": "run", "elapsed": 1},
+        {**V1, "kind": "step-finished", "step": "s", "part": 7, "action": "run", "elapsed": 1},
+        {**V1, "kind": "step-finished", "step": "s", "action": "run", "elapsed": "1"},
+        {**V1, "kind": "step-finished", "step": "s", "action": "run", "elapsed": float("nan")},
+        {**V1, "kind": "step-finished", "step": "s", "action": "run", "elapsed": -1},
+        {**V1, "kind": "step-finished", "step": "s", "action": "run", "elapsed": 10**400},
+        {**V1, "kind": "step-finished", "step": "s", "action": "run", "elapsed": True},
+        {**V1, "kind": "step-skipped", "step": "s", "reason": "r", "time": float("inf")},
+        {**V1, "kind": "step-skipped", "step": "s", "reason": "r", "time": True},
+        {**V1, "kind": "error", "brief": "b", "hint": ["a"], "details": {"x": 1}},
+        {**V1, "kind": "error", "brief": "b", "details": "1\n2\x1b", "directory": None},
+        {**V1, "kind": "actions", "target": "build", "actions": [1, "x", None, {"type": 3}]},
+        {**V1, "kind": "actions", "target": "build", "actions": [{"part": "p", "step": "pull"}]},
+        {
+            **V1,
+            "kind": "actions",
+            "target": "build",
+            "actions": [{"part": "p", "step": "pull", "action": "skip", "skipped": True}],
+        },
+        {**V1, "kind": "done", "operation": "build", "ok": 1, "elapsed": 0},
     ],
 )
 def test_any_json_becomes_an_event_of_the_right_types(raw: object) -> None:
     event = parse_line(event_line(raw))
     assert event is not None
-    assert event.kind in KINDS
-    assert isinstance(event.message, str)
-    assert event.part is None or isinstance(event.part, str)
-    assert event.step is None or isinstance(event.step, str)
-    assert event.elapsed is None or (isinstance(event.elapsed, float) and event.elapsed >= 0)
+    assert isinstance(event.payload, PAYLOADS[event.kind])
+    assert_typed(event.payload)
     assert isinstance(event.time, float)
-    assert isinstance(event.data, dict)
-    assert json.loads(event.to_json())["kind"] == event.kind  # writable, and valid JSON again
+    assert decode(encode(event)) == event  # writable, and read back the same
     assert not UNSAFE.search(event.line())
 
 
 def test_malformed_and_unknown_events_are_shown_not_dropped() -> None:
     assert parse_line("plain output") is None
-    bogus = parse_line(event_line({"kind": "bogus", "message": "hi"}))
+    bogus = parse_line(event_line({"v": 1, "kind": "bogus", "text": "hi"}))
     assert bogus is not None
-    assert bogus.kind == "output"
-    assert (
-        bogus.message
-        == 'workbench: unexpected event kind "bogus": {"kind": "bogus", "message": "hi"}'
+    assert bogus.kind is Kind.UNPARSED
+    assert bogus.line() == (
+        'workbench: unexpected event kind "bogus": {"v": 1, "kind": "bogus", "text": "hi"}'
     )
     deep = parse_line(PREFIX + "[" * 100_000)  # json.loads: RecursionError
     assert deep is not None
-    assert deep.message.startswith("workbench: not an event: [[[")
+    assert deep.line().startswith("workbench: not an event: [[[")
     big = parse_line(PREFIX + "1" * 5000)  # json.loads: ValueError (too many digits)
     assert big is not None
-    assert big.kind == "output"
+    assert big.kind is Kind.UNPARSED
+    old = parse_line(event_line({"kind": "step", "message": "run", "part": "p"}))
+    assert old is not None
+    assert old.payload == Unparsed(
+        text='{"kind": "step", "message": "run", "part": "p"}', problem="not a version 1 event"
+    )
+    wrong = parse_line(event_line({"v": 1, "kind": "step-skipped", "step": "s", "reason": 3}))
+    assert wrong is not None
+    assert wrong.line().startswith("workbench: malformed step-skipped event: reason: not text: ")
+
+
+def test_old_events_files_stay_readable(tmp_path: Path) -> None:
+    """``events.jsonl`` lines of an older workbench (no version) are shown, not dropped."""
+    path = tmp_path / "events.jsonl"
+    new = Event(Output(text="now"), 2.0)
+    path.write_text('{"kind": "host", "message": "boot: warm", "elapsed": 1.0}\n' + encode(new))
+    old, again = read_events(path)
+    assert isinstance(old.payload, Unparsed)
+    assert "boot: warm" in old.line()
+    assert again == new
 
 
 def test_the_guest_cannot_send_the_hosts_own_events() -> None:
-    line = event_line({"kind": "done", "message": "build succeeded", "data": {"ok": True}})
-    assert parse_line(line) is not None
-    assert parse_line(line).kind == "done"  # type: ignore[union-attr]  # the host's own stream
+    line = event_line({"v": 1, "kind": "done", "operation": "build", "ok": True, "elapsed": 1})
+    hosts = parse_line(line)
+    assert hosts is not None
+    assert isinstance(hosts.payload, Done)  # the host's own stream
     forged = guest_event(line)
-    assert forged.kind == "output"
-    assert "unexpected event kind" in forged.message
-    step = guest_event(event_line({"kind": "step", "message": "\x1b[2Jrun", "part": "a\nb"}))
-    assert (step.kind, step.message, step.part) == ("step", "\\x1b[2Jrun", "a\\x0ab")
-    assert guest_event("\x1b]0;title\x07").message == "\\x1b]0;title\\x07"
-
-
-def test_event_text_fields_are_one_line_unless_asked() -> None:
-    event = guest_event(
-        event_line({"kind": "error", "data": {"hint": "a\nb\x1b", "details": "1\n2", "n": 3}})
+    assert isinstance(forged.payload, Unparsed)
+    assert forged.payload.problem == 'unexpected event kind "done"'
+    for kind in set(Kind) - {Kind.ACTIONS, Kind.ERROR} - {k for k in Kind if "step" in k}:
+        assert guest_event(event_line({"v": 1, "kind": kind})).kind is Kind.UNPARSED
+    step = guest_event(
+        event_line(
+            {"v": 1, "kind": "step-started", "step": "s", "action": "\x1b[2Jrun", "part": "a\nb"}
+        )
     )
-    assert event.text("hint") == "a\\x0ab\\x1b"
-    assert event.text("details", multiline=True) == "1\n2"
-    assert event.text("n") == "3"
-    assert event.text("missing") is None
+    assert step.payload == StepStarted(step="s", action="\\x1b[2Jrun", part="a\\x0ab")
+    assert guest_event("\x1b]0;title\x07").payload == Output(text="\\x1b]0;title\\x07")
+
+
+def test_event_text_fields_are_one_line_unless_multiline() -> None:
+    event = guest_event(
+        event_line({"v": 1, "kind": "error", "brief": "b", "hint": "a\nb\x1b", "details": "1\n2"})
+    )
+    assert event.payload == Failure(brief="b", hint="a\\x0ab\\x1b", details="1\n2")
+    made = Failure(brief="x\ny", part="\x07")  # made on the host from guest text: the same
+    assert (made.brief, made.part) == ("x\\x0ay", "\\x07")
 
 
 # -- bounds --------------------------------------------------------------------------------------
@@ -194,7 +266,7 @@ def test_build_log_rotates_at_its_limit_and_keeps_one_old_file(tmp_path: Path) -
     text, events = tmp_path / "build.log", tmp_path / "events.jsonl"
     log = BuildLog(text, events, limit=2000)
     for n in range(200):
-        log(Event("output", f"line {n:03d} " + "x" * 40))
+        log(Event(Output(text=f"line {n:03d} " + "x" * 40)))
     assert (tmp_path / "build.log.1").exists()
     assert (tmp_path / "events.jsonl.1").exists()
     assert not (tmp_path / "build.log.2").exists()
@@ -203,8 +275,8 @@ def test_build_log_rotates_at_its_limit_and_keeps_one_old_file(tmp_path: Path) -
     first = text.read_text().splitlines()[0]
     assert f"build.log rotated at 2000 bytes: the earlier part is {text}.1" in first
     recorded = read_events(events)
-    assert "events.jsonl rotated at 2000 bytes" in recorded[0].message
-    assert recorded[-1].message.startswith("line 199 ")
+    assert "events.jsonl rotated at 2000 bytes" in recorded[0].line()
+    assert recorded[-1].line().startswith("line 199 ")
     assert text.read_text().splitlines()[-1].endswith("line 199 " + "x" * 40)
 
 
@@ -274,27 +346,51 @@ JSON = st.recursive(
     max_leaves=12,
 )
 GUEST_TEXT = st.text(st.characters(blacklist_categories=())) | st.sampled_from(HOSTILE)
-EVENTS = st.fixed_dictionaries(
-    {"kind": st.sampled_from([*KINDS, "bogus"]) | JSON},
-    optional={
-        "message": GUEST_TEXT | JSON,
-        "part": GUEST_TEXT | JSON,
-        "step": GUEST_TEXT | JSON,
-        "elapsed": st.floats() | st.integers() | JSON,
-        "time": st.floats() | JSON,
-        "data": st.fixed_dictionaries(
-            {},
-            optional={
-                "hint": GUEST_TEXT | JSON,
-                "details": GUEST_TEXT | JSON,
-                "directory": GUEST_TEXT | JSON,
-                "actions": st.lists(
-                    st.fixed_dictionaries({}, optional={"type": GUEST_TEXT | JSON}) | JSON
-                ),
-            },
-        )
-        | JSON,
-    },
+
+
+def mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``valid`` nine times in ten, else any JSON."""
+    return st.integers(0, 9).flatmap(lambda n: valid if n else JSON)
+
+
+def wire_value(hint: Any) -> st.SearchStrategy[Any]:
+    """JSON values of a payload field's type (hostile text in its text), now and then any JSON."""
+    args = get_args(hint)
+    if hint is str:
+        valid: st.SearchStrategy[Any] = GUEST_TEXT
+    elif hint is float:
+        valid = st.floats(min_value=0, allow_infinity=False) | st.integers(0, 10**6)
+    elif hint is bool:
+        valid = st.booleans()
+    elif get_origin(hint) is tuple:
+        valid = st.lists(wire_value(args[0]), max_size=3)
+    elif type(None) in args:
+        valid = st.none() | wire_value(next(a for a in args if a is not type(None)))
+    else:
+        valid = wire_record(hint)
+    return mostly(valid)
+
+
+def wire_record(cls: type) -> st.SearchStrategy[dict[str, Any]]:
+    """A payload (or a record in one) as JSON: its fields, the optional ones now and then left
+    out, each now and then of another type."""
+    hints = get_type_hints(cls)
+    return st.fixed_dictionaries(
+        {f.name: wire_value(hints[f.name]) for f in fields(cls) if f.default is MISSING},
+        optional={
+            f.name: wire_value(hints[f.name]) for f in fields(cls) if f.default is not MISSING
+        },
+    )
+
+
+EVENTS = st.sampled_from([*Kind, "bogus"]).flatmap(
+    lambda kind: st.tuples(
+        st.fixed_dictionaries(
+            {"v": mostly(st.just(1)), "kind": mostly(st.just(kind))},
+            optional={"time": mostly(st.floats(min_value=0, allow_infinity=False))},
+        ),
+        wire_record(PAYLOADS[Kind(kind)]) if kind in set(Kind) else JSON,
+    ).map(lambda pair: {**pair[1], **pair[0]} if isinstance(pair[1], dict) else pair[1])
 )
 
 
@@ -330,30 +426,35 @@ def test_fuzz_guest_lines_through_session_terminal_and_notebook(
     assert not UNSAFE.search(err), err
     for line in out.splitlines():
         assert line.isascii()
-        assert Event.from_json(line).to_json() == line  # --json prints the events as they are
+        assert encode(decode(line)) == line  # --json prints the events as they are
     for html in (way.view.build_log.value, way.view.timeline.value, way.view.status.value):
         tags = Tags()
         tags.feed(html)
         assert tags.tags <= OUR_TAGS, tags.tags
         assert not UNSAFE.search(html)
-    assert all(isinstance(e.kind, str) for e in read_events(way.session._log.events_path))  # type: ignore[union-attr]
+    for event in read_events(way.session._log.events_path):  # type: ignore[union-attr]
+        assert isinstance(event.payload, PAYLOADS[event.kind])
+        assert_typed(event.payload)
 
 
 def test_a_forged_error_event_makes_an_escaped_one_line_error(
     way: Way, capsys: pytest.CaptureFixture[str]
 ) -> None:
     forged = {
+        "v": 1,
         "kind": "error",
-        "message": "boom\x1b[2J\nfake: line",
+        "brief": "boom\x1b[2J\nfake: line",
         "part": "hello\r",
         "step": "build",
-        "data": {"hint": "run \x1b]0;t\x07 this", "details": "d1\x1b[31m\nd2\x9b", "directory": 1},
+        "hint": "run \x1b]0;t\x07 this",
+        "details": "d1\x1b[31m\nd2\x9b",
+        "directory": "/d\x07",
     }
     _, err = way.run(event_line(forged) + "\n", 1, capsys)
     first, *rest = err.splitlines()
     assert first.startswith("error: build hello\\x0d: boom\\x1b[2J\\x0afake: line (run ")
     assert "run \\x1b]0;t\\x07 this; the VM stays up" in first
-    assert "and cd 1" in first
+    assert "and cd /d\\x07" in first
     assert rest[:2] == ["d1", "d2\\x9b"]
     assert not UNSAFE.search(err)
 
@@ -361,12 +462,15 @@ def test_a_forged_error_event_makes_an_escaped_one_line_error(
 def test_a_forged_spec_refusal_is_an_escaped_source_error(
     way: Way, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    forged = {"kind": "error", "message": "bad\x1b[2J", "part": 3, "data": {"hint": ["x\x07"]}}
+    forged = {"v": 1, "kind": "error", "brief": "bad\x1b[2J", "part": "3", "hint": "x\x07\n"}
     _, err = way.run(event_line(forged) + "\n", 2, capsys)
     line = err.splitlines()[0]
     assert line.startswith(f"{way.session.project.root / 'snapcraft.yaml'}:")  # at parts:
-    assert line.endswith(r'error: bad\x1b[2J (["x\\x07"])')
+    assert line.endswith(r"error: bad\x1b[2J (x\x07\x0a)")
     assert not UNSAFE.search(err)
+    malformed = {**forged, "part": 3}  # not an event: the refusal says only that much
+    _, err = way.run(event_line(malformed) + "\n", 2, capsys)
+    assert err.splitlines()[0].endswith("error: the guest refused the build spec")
 
 
 def test_raw_guest_text_in_the_notebook_is_escaped() -> None:

@@ -17,19 +17,29 @@ import yaml
 from workbench.errors import UsageError
 from workbench.lifecycle import keepalive
 from workbench.lifecycle.events import (
-    PREFIX,
-    BuildLog,
+    PAYLOADS,
     Event,
-    LineSplitter,
-    emit,
-    parse_line,
-    read_events,
+    Failure,
+    HostFinished,
+    Kind,
+    StepFinished,
+    Unparsed,
 )
 from workbench.lifecycle.guest import COMMANDS, ROOT_COMMANDS, GuestSpec, _parts_error, give
 from workbench.lifecycle.guest import main as guest_main
+from workbench.lifecycle.safetext import LineSplitter
 from workbench.lifecycle.session import shell_hook_command, shell_rc
 from workbench.lifecycle.snapyaml import arch_label, snap_file_name, snap_yaml, snap_yaml_data
 from workbench.lifecycle.steps import ShellMode, Situation, Step, plan, step_directory
+from workbench.lifecycle.wire import (
+    PREFIX,
+    BuildLog,
+    decode,
+    emit,
+    encode,
+    parse_line,
+    read_events,
+)
 from workbench.vm import watchdog
 
 FRESH = Situation(status="absent", injected=None, wheelhouse="0.1.0-abc")
@@ -96,20 +106,38 @@ def test_shell_after_and_debug_are_planned_after_the_step() -> None:
 
 
 def test_event_round_trip_and_marked_lines() -> None:
-    event = Event("step", "run", part="hello", step="build", elapsed=1.25, data={"x": [1]})
-    assert Event.from_json(event.to_json()) == event
+    event = Event(StepFinished(part="hello", step="build", action="run", elapsed=1.25), 7.5)
+    line = encode(event)
+    assert json.loads(line) == {
+        "v": 1,
+        "kind": "step-finished",
+        "time": 7.5,
+        "part": "hello",
+        "step": "build",
+        "action": "run",
+        "elapsed": 1.25,
+    }
+    assert decode(line) == event
     out = io.StringIO()
-    emit(event, out)
-    line = out.getvalue().rstrip("\n")
-    assert line.startswith(PREFIX)
-    assert parse_line(line) == event
+    emit(event.payload, out)
+    marked = out.getvalue().rstrip("\n")
+    assert marked.startswith(PREFIX)
+    parsed = parse_line(marked)
+    assert parsed is not None
+    assert parsed.payload == event.payload
     assert parse_line("make: *** [all] Error 1") is None
     malformed = parse_line(PREFIX + "{not json")
     assert malformed is not None
-    assert (malformed.kind, malformed.message) == ("output", "workbench: not an event: {not json")
+    assert malformed.payload == Unparsed(text="{not json", problem="not an event")
+    assert malformed.line() == "workbench: not an event: {not json"
     assert event.line() == "build hello: run (1.2 s)"
-    with pytest.raises(ValueError, match="unknown event kind"):
-        Event("bogus")
+
+
+def test_every_kind_has_its_payload_and_round_trips() -> None:
+    assert set(PAYLOADS) == set(Kind)
+    failure = Event(Failure(brief="b", step="build", details="1\n2", hint="h"), 1.0)
+    assert decode(encode(failure)) == failure
+    assert failure.line() == "error: build: b"
 
 
 def test_line_splitter_joins_chunks() -> None:
@@ -124,13 +152,13 @@ def test_line_splitter_joins_chunks() -> None:
 
 def test_build_log_writes_text_and_json_lines(tmp_path: Path) -> None:
     log = BuildLog(tmp_path / "inst" / "build.log", tmp_path / "inst" / "events.jsonl")
-    log(Event("host", "boot: warm start", elapsed=2.0))
-    log(Event("error", "make failed", part="hello", step="build"))
+    log(Event(HostFinished(action="boot", reason="warm start", elapsed=2.0)))
+    log(Event(Failure(brief="make failed", part="hello", step="build")))
     text = (tmp_path / "inst" / "build.log").read_text()
     assert "boot: warm start (2.0 s)" in text
     assert "error: build hello: make failed" in text
     events = read_events(tmp_path / "inst" / "events.jsonl")
-    assert [e.kind for e in events] == ["host", "error"]
+    assert [e.kind for e in events] == [Kind.HOST_FINISHED, Kind.ERROR]
 
 
 PROJECT = {
@@ -279,18 +307,19 @@ def test_package_failures_name_the_packages_and_the_network() -> None:
         cache_dir="/c",
     )
     event = _parts_error(BuildPackagesNotInstalled(packages=["pv"]), spec, "a", Step.BUILD)
-    assert "packages named by the parts: hello, pv" in event.message
-    assert "network" in event.data["hint"]
-    assert event.data["directory"] == "/build/x/parts/a/build"
+    assert "packages named by the parts: hello, pv" in event.brief
+    assert event.hint is not None
+    assert "network" in event.hint
+    assert event.directory == "/build/x/parts/a/build"
     other = _parts_error(PartsError("boom", resolution="fix it"), spec, None, None)
-    assert other.message == "boom"
-    assert other.data["hint"] == "fix it"
-    assert other.data["directory"] == "/build/x"
+    assert other.brief == "boom"
+    assert other.hint == "fix it"
+    assert other.directory == "/build/x"
 
 
 def test_guest_refuses_a_bad_spec_with_one_event(capsys: pytest.CaptureFixture[str]) -> None:
     assert guest_main(["run", "{not json"]) == 2
     event = parse_line(capsys.readouterr().out.strip())
     assert event is not None
-    assert event.kind == "error"
-    assert event.message.startswith("bad guest spec: JSONDecodeError")
+    assert isinstance(event.payload, Failure)
+    assert event.payload.brief.startswith("bad guest spec: JSONDecodeError")

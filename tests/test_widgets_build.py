@@ -26,8 +26,23 @@ from vm_fixtures import FAST, GUEST_MEMORY
 from workbench import dirs
 from workbench.errors import BuildError
 from workbench.follow import Follower, following
-from workbench.lifecycle import BuildController, BuildOptions, Event, Session, Step, copy_example
+from workbench.lifecycle import BuildController, BuildOptions, Session, Step, copy_example
 from workbench.lifecycle.controller import stop_runner_command
+from workbench.lifecycle.events import (
+    Done,
+    Event,
+    Failure,
+    HostFinished,
+    HostSkipped,
+    HostStarted,
+    Notice,
+    Output,
+    Payload,
+    SessionStarted,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
+)
 from workbench.lifecycle.prime import PrimePath, packed_snap_yaml, parse_listing
 from workbench.widgets import BuildView
 from workbench.widgets.prime_browser import render_listing
@@ -87,23 +102,39 @@ def test_following_emits_the_lines_written_while_the_block_runs(tmp_path: Path) 
     assert seen == ["Linux version 6.1", "half a line", "the end without newline"]
 
 
-def event(kind: str, message: str = "", **fields: object) -> Event:
-    return Event(kind, message, **fields)  # type: ignore[arg-type]
+def at(when: float, payload: Payload) -> Event:
+    return Event(payload, when)
+
+
+def step_started(step: str, when: float) -> Event:
+    return at(when, StepStarted(part="hello", step=step, action="run"))
 
 
 def test_step_spans_fold_host_actions_and_steps_per_press() -> None:
     spans = StepSpans()
     t = 1000.0
+    session = SessionStarted(
+        name="hello",
+        version="1",
+        build_on="amd64",
+        build_for="amd64",
+        architectures=("amd64",),
+        arch_reason="host",
+        project="/p",
+        instance="/i",
+        snap="hello_1_amd64.snap",
+    )
     stream = [
-        event("session", "hello", time=t),
-        event("host", "boot: warm start", time=t + 1),
-        event("host", "boot: warm start", elapsed=3.0, time=t + 4),
-        event("step", "run", part="hello", step="pull", time=t + 5),
-        event("output", "cloning", time=t + 5.5),
-        event("step", "run", part="hello", step="pull", elapsed=1.0, time=t + 6),
-        event("step", "skip (already ran)", part="hello", step="pull", elapsed=0, time=t + 7),
-        event("step", "run", part="hello", step="build", time=t + 7),
-        event("error", "make failed", part="hello", step="build", time=t + 9),
+        at(t, session),
+        at(t + 1, HostStarted(action="boot", reason="warm start")),
+        at(t + 4, HostFinished(action="boot", reason="warm start", elapsed=3.0)),
+        step_started("pull", t + 5),
+        at(t + 5.5, Output(text="cloning")),
+        at(t + 6, StepFinished(part="hello", step="pull", action="run", elapsed=1.0)),
+        at(t + 7, StepSkipped(part="hello", step="pull", reason="already ran")),
+        step_started("build", t + 7),
+        at(t + 8, Notice(text="inject: 1.0 was already in the guest")),
+        at(t + 9, Failure(brief="make failed", part="hello", step="build")),
     ]
     changed = [span for e in stream for span in spans.add(e, "build")]
     assert [s.name for s in changed] == [
@@ -119,12 +150,12 @@ def test_step_spans_fold_host_actions_and_steps_per_press() -> None:
     assert (final["pull hello"].state, final["pull hello"].end) == ("done", 6.0)
     assert (final["build hello"].state, final["build hello"].end) == ("failed", 9.0)
     again = [
-        event("session", "hello", time=t + 10),
-        event("host", "inject: skipped (same)", elapsed=0, time=t + 10),
-        event("host", "lifecycle: run up to build", time=t + 11),
-        event("host", "lifecycle: already in the guest", time=t + 11.5),
-        event("step", "run", part="hello", step="build", time=t + 12),
-        event("done", "build succeeded", data={"ok": True}, time=t + 14),
+        at(t + 10, session),
+        at(t + 10, HostSkipped(action="inject", reason="same")),
+        at(t + 11, HostStarted(action="lifecycle", reason="run up to build")),
+        at(t + 11.5, HostStarted(action="lifecycle", reason="again")),
+        step_started("build", t + 12),
+        at(t + 14, Done(operation="build", ok=True, elapsed=4.0)),
     ]
     changed = [span for e in again for span in spans.add(e, "build")]
     rows = [(s.name, s.start, s.end, s.state) for s in changed]
@@ -282,9 +313,9 @@ def test_a_second_task_is_refused_while_one_runs(tiny_view: BuildView) -> None:
 
 def test_build_events_fill_the_log_and_the_timeline(tiny_view: BuildView) -> None:
     def job(reporter: Reporter) -> str:
-        reporter.item(event("step", "run", part="hello", step="pull", time=1.0))
-        reporter.item(event("output", "fetching", time=1.5))
-        reporter.item(event("step", "run", part="hello", step="pull", elapsed=1.0, time=2.0))
+        reporter.item(step_started("pull", 1.0))
+        reporter.item(at(1.5, Output(text="fetching")))
+        reporter.item(at(2.0, StepFinished(part="hello", step="pull", action="run", elapsed=1.0)))
         return "ok"
 
     tiny_view.runner.start("pull", job)
@@ -298,7 +329,7 @@ def test_a_task_ending_without_its_session_end_fails_the_running_spans(
     tiny_view: BuildView,
 ) -> None:
     def job(reporter: Reporter) -> None:
-        reporter.item(event("step", "run", part="hello", step="build", time=time.time()))
+        reporter.item(step_started("build", time.time()))
         raise Cancelled
 
     tiny_view.runner.start("build", job)

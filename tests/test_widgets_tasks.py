@@ -13,7 +13,7 @@ from workbench.errors import UsageError, VmError
 from workbench.progress import Progress
 from workbench.widgets.log import LogPane
 from workbench.widgets.progress_view import ProgressView
-from workbench.widgets.tasks import Reporter, TaskEvent, TaskRunner
+from workbench.widgets.tasks import EventKind, Finished, Reporter, State, TaskEvent, TaskRunner
 from workbench.widgets.timeline import Span, Timeline
 
 
@@ -49,6 +49,8 @@ def test_nothing_reaches_a_listener_before_a_drain() -> None:
     runner.drain()
     assert runner.state == "done"
     assert len(seen) == 5
+    assert seen[-1] == TaskEvent(EventKind.FINISHED, Finished(State.DONE, 2, "done"))
+    assert runner.state is State.DONE
 
 
 def test_a_running_event_loop_drains_on_its_own_thread() -> None:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from workbench.lifecycle.events import LineSplitter
+from workbench.lifecycle.safetext import LineSplitter
 
 
 class Follower:

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from workbench import __version__
 from workbench.errors import WorkbenchError, format_error
-from workbench.lifecycle.events import printable
+from workbench.lifecycle.safetext import printable
 
 COMMAND_MODULES: tuple[str, ...] = ("explode", "templates", "arch", "vm", "build")
 
@@ -43,7 +43,7 @@ def build_parser() -> ArgumentParser:
 
 def report(err: WorkbenchError) -> None:
     """Print ``err`` on stderr: its one line, then its details; escaped, as both may hold what a
-    guest printed (:func:`~workbench.lifecycle.events.printable`)."""
+    guest printed (:func:`~workbench.lifecycle.safetext.printable`)."""
     print(printable(format_error(err), limit=None), file=sys.stderr)
     if err.details:
         print(printable(err.details.rstrip(), multiline=True, limit=None), file=sys.stderr)

@@ -13,8 +13,9 @@ first word that is not an existing directory is a part name.
 
 Both make their session through :class:`~workbench.lifecycle.controller.BuildController`, as the
 notebook's build view does. Whatever reaches the terminal here goes through
-:func:`~workbench.lifecycle.events.printable` (JSON lines are ASCII): the guest writes the events
-and the output, and they are data.
+:func:`~workbench.lifecycle.safetext.printable` (JSON lines are ASCII): the guest writes the events
+and the output, and they are data. Notices (events too) go to stderr in both modes, as
+``workbench: TEXT``.
 """
 
 from __future__ import annotations
@@ -30,10 +31,24 @@ from tqdm import tqdm
 
 from workbench.cli.host import host_arguments, host_target
 from workbench.lifecycle.controller import BuildController
-from workbench.lifecycle.events import Event, Listener, printable
+from workbench.lifecycle.events import (
+    Done,
+    Event,
+    Failure,
+    HostFinished,
+    HostSkipped,
+    LifecyclePlan,
+    Listener,
+    Notice,
+    SessionStarted,
+    StepFinished,
+    StepSkipped,
+)
 from workbench.lifecycle.keepalive import Policy
+from workbench.lifecycle.safetext import printable
 from workbench.lifecycle.session import BuildOptions, clean
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, ShellMode, Step
+from workbench.lifecycle.wire import encode
 from workbench.templates.registry import env_template_dirs
 from workbench.vm.qemu import SHARE_MODES
 from workbench.vm.watchdog import parse_duration
@@ -146,7 +161,7 @@ def run_build(args: argparse.Namespace) -> int:
         else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
         host=host_target(args),
     )
-    session = BuildController(args.path, options).session(notify=_notice)
+    session = BuildController(args.path, options).session(listeners=(_notices,))
     if args.plan:
         for action in session.plan():
             print(json.dumps(action.to_json()))
@@ -170,7 +185,7 @@ def run_clean(args: argparse.Namespace) -> int:
         templates=(*env_template_dirs(os.environ), *args.templates_dir),
         policy=Policy.from_env(os.environ),
     )
-    session = BuildController(path, options).session(notify=_notice)
+    session = BuildController(path, options).session(listeners=(_notices,))
     session.on_event(terminal_view())
     session.clean_parts(step)
     which = ", ".join(parts) or "every part"
@@ -178,13 +193,14 @@ def run_clean(args: argparse.Namespace) -> int:
     return 0
 
 
-def _notice(line: str) -> None:
-    print(f"workbench: {printable(line)}", file=sys.stderr)
+def _notices(event: Event) -> None:
+    if isinstance(event.payload, Notice):
+        print(printable(event.line()), file=sys.stderr)
 
 
 def _json_listener() -> Listener:
     def listen(event: Event) -> None:
-        print(event.to_json(), flush=True)
+        print(encode(event), flush=True)
 
     return listen
 
@@ -197,27 +213,27 @@ def terminal_view() -> Listener:
         tqdm.write(printable(text), file=sys.stderr)
 
     def listen(event: Event) -> None:
-        if event.kind == "actions":
-            actions = event.data.get("actions")
-            listed = actions if isinstance(actions, list) else []
-            total = sum(1 for a in listed if not isinstance(a, dict) or a.get("type") != "skip")
+        payload = event.payload
+        if isinstance(payload, LifecyclePlan):
+            total = sum(1 for action in payload.actions if not action.skipped)
             if total:
                 # disable=None: no bar where stderr is not a terminal (a log, CI, a pipe)
                 bar.append(
                     tqdm(total=total, desc="lifecycle", unit="step", leave=False, disable=None)
                 )
-        elif event.kind == "step" and event.elapsed is not None:
-            label = f"{event.step or '':<6} {event.part or '':<24}"
-            write(f"  {label} {event.message:<10} {event.elapsed:7.1f} s")
-            if bar and event.part and not event.message.startswith("skip"):
+        elif isinstance(payload, StepFinished | StepSkipped):
+            label = f"{payload.step:<6} {payload.part or '':<24}"
+            elapsed = payload.elapsed if isinstance(payload, StepFinished) else 0.0
+            write(f"  {label} {payload.summary:<10} {elapsed:7.1f} s")
+            if bar and payload.part and isinstance(payload, StepFinished):
                 bar[-1].update(1)
-        elif (event.kind == "host" and event.elapsed is not None) or event.kind == "session":
+        elif isinstance(payload, HostFinished | HostSkipped | SessionStarted):
             write(event.line())
-        elif event.kind in ("error", "done"):
+        elif isinstance(payload, Failure | Done):
             for open_bar in bar:
                 open_bar.close()
             bar.clear()
-            if event.kind == "done":
+            if isinstance(payload, Done):
                 write(event.line())
 
     return listen

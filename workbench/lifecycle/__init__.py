@@ -6,11 +6,12 @@ grammar),
 :mod:`.wheelhouse` (the injection), :mod:`.base_instance` (new projects start from a saved base
 instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (meta/snap.yaml),
 :mod:`.outputs` (the .snap and prime fetched into the project), :mod:`.prime` (prime/ in the VM
-and the packed snap.yaml, as data), :mod:`.events` (the JSON-lines stream and ``build.log``) and
-:mod:`.controller` (the one decision point that ``workbench build`` and the notebook's build view
-both drive). Guest side: :mod:`.guest` (the runner driving craft-parts) and
-:mod:`.pack`; these two and :mod:`.events` and :mod:`.steps` import only
-the standard library at module level, because the guest has no host dependencies.
+and the packed snap.yaml, as data), :mod:`.events` (the typed event stream), :mod:`.wire` (its
+versioned JSON lines, ``events.jsonl`` and ``build.log``), :mod:`.safetext` (guest text made safe
+to show) and :mod:`.controller` (the one decision point that ``workbench build`` and the
+notebook's build view both drive). Guest side: :mod:`.guest` (the runner driving craft-parts) and
+:mod:`.pack`; these two and :mod:`.events`, :mod:`.wire`, :mod:`.safetext` and :mod:`.steps`
+import only the standard library at module level, because the guest has no host dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
 in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's
@@ -39,7 +40,7 @@ _LAZY = {
     "ShellMode": "workbench.lifecycle.steps",
     "HostAction": "workbench.lifecycle.steps",
     "Event": "workbench.lifecycle.events",
-    "read_events": "workbench.lifecycle.events",
+    "read_events": "workbench.lifecycle.wire",
     "BuildProject": "workbench.lifecycle.build_project",
     "resolve_build": "workbench.lifecycle.build_project",
 }
@@ -63,9 +64,10 @@ __all__ = [
 if TYPE_CHECKING:
     from workbench.lifecycle.build_project import BuildProject, copy_example, resolve_build
     from workbench.lifecycle.controller import BuildController
-    from workbench.lifecycle.events import Event, read_events
+    from workbench.lifecycle.events import Event
     from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
     from workbench.lifecycle.steps import HostAction, ShellMode, Step
+    from workbench.lifecycle.wire import read_events
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from workbench.errors import BuildError, UsageError, WorkbenchError, format_error
 from workbench.follow import following
 from workbench.lifecycle.build_project import resolve_build
-from workbench.lifecycle.events import Event, LineSplitter
+from workbench.lifecycle.events import Event, Listener
 from workbench.lifecycle.keepalive import Policy
 from workbench.lifecycle.prime import PrimePath, listing_command, packed_snap_yaml, parse_listing
+from workbench.lifecycle.safetext import LineSplitter
 from workbench.lifecycle.session import BuildOptions, BuildResult, Session
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, Step
 from workbench.progress import Progress
@@ -204,11 +205,12 @@ class BuildController:
 
     # -- sessions ----------------------------------------------------------------------------------
 
-    def session(self, notify: Callable[[str], None] | None = None) -> Session:
-        """The session of the options (``workbench build``, ``workbench clean PART``);
-        :class:`UsageError` when the image cannot run craft-parts."""
+    def session(self, listeners: tuple[Listener, ...] = ()) -> Session:
+        """The session of the options (``workbench build``, ``workbench clean PART``), its events
+        (notices included) going to ``listeners``; :class:`UsageError` when the image cannot run
+        craft-parts."""
         self._require_craft_parts()
-        return Session(self.start, self.options, notify=notify, instances=self.instances)
+        return Session(self.start, self.options, listeners=listeners, instances=self.instances)
 
     def _session(self, feedback: Feedback, step: Step, parts: tuple[str, ...] = ()) -> Session:
         """A session up to ``step`` that reports to ``feedback`` and stops at its next event
@@ -225,7 +227,6 @@ class BuildController:
             self.start,
             options,
             listeners=(forward,),
-            notify=feedback.log,
             instances=self.instances,
         )
         session.instance.listener = feedback.progress

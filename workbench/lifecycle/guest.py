@@ -42,9 +42,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.lifecycle.events import Event, emit
+from workbench.lifecycle.events import (
+    Failure,
+    LifecyclePlan,
+    Payload,
+    PlannedStep,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
+)
 from workbench.lifecycle.pack import PackError, pack
 from workbench.lifecycle.steps import Step, step_directory
+from workbench.lifecycle.wire import emit
 
 APPLICATION = "workbench"
 PREPARED = "/var/lib/workbench/prepared"
@@ -106,13 +115,8 @@ class GuestSpec:
         return sorted(found)
 
 
-def _out(event: Event) -> None:
-    emit(event, sys.stdout)
-
-
-def _error(brief: str, **data: Any) -> Event:
-    part, step = data.pop("part", None), data.pop("step", None)
-    return Event("error", brief, part=part, step=step, data=data)
+def _out(payload: Payload) -> None:
+    emit(payload, sys.stdout)
 
 
 def _manager(spec: GuestSpec) -> Any:
@@ -139,7 +143,7 @@ def prepare(spec: GuestSpec) -> int:
     digest = spec.parts_digest()
     started = time.monotonic()
     if not (marker.is_file() and marker.read_text().strip() == digest):
-        _out(Event("step", "build-packages (root)", step="prepare"))
+        _out(StepStarted(step="prepare", action="build-packages", reason="root"))
         try:
             lcm = _manager(spec)
         except PartsError as err:
@@ -157,7 +161,8 @@ def prepare(spec: GuestSpec) -> int:
     for directory in (spec.work, Path(spec.cache_dir)):
         directory.mkdir(parents=True, exist_ok=True)
         give(directory, spec.user)
-    _out(Event("step", f"owned by {spec.user}", step="prepare", elapsed=time.monotonic() - started))
+    elapsed = time.monotonic() - started
+    _out(StepFinished(step="prepare", action=f"owned by {spec.user}", elapsed=elapsed))
     return 0
 
 
@@ -185,23 +190,17 @@ def run(spec: GuestSpec) -> int:
         actions = lcm.plan(PartsStep[target.name], spec.part_names or None)
     except PartsError as err:
         return _refused(err, spec)
-    _out(
-        Event(
-            "actions",
-            f"{len(actions)} actions up to {target.label}",
-            data={
-                "actions": [
-                    {
-                        "part": a.part_name,
-                        "step": a.step.name.lower(),
-                        "type": a.action_type.name.lower(),
-                        "reason": a.reason,
-                    }
-                    for a in actions
-                ]
-            },
+    planned = tuple(
+        PlannedStep(
+            part=a.part_name,
+            step=a.step.name.lower(),
+            action=a.action_type.name.lower(),
+            reason=a.reason,
+            skipped=a.action_type is ActionType.SKIP,
         )
+        for a in actions
     )
+    _out(LifecyclePlan(target=target.label, actions=planned))
     current: tuple[str, Step] | None = None
     try:
         with lcm.action_executor() as executor:
@@ -209,17 +208,17 @@ def run(spec: GuestSpec) -> int:
                 step = Step[action.step.name]
                 current = (action.part_name, step)
                 label = action.action_type.name.lower()
+                where = {"part": action.part_name, "step": step.label}
                 if action.action_type is ActionType.SKIP:
-                    _out(Event("step", f"skip ({action.reason})", action.part_name, step.label, 0))
+                    _out(StepSkipped(**where, reason=action.reason or "done already"))
                     continue
-                reason = f" ({action.reason})" if action.reason else ""
-                _out(Event("step", f"{label}{reason}", action.part_name, step.label))
+                _out(StepStarted(**where, action=label, reason=action.reason or None))
                 started = time.monotonic()
                 sys.stderr.flush()
                 executor.execute(action, stdout=sys.stderr, stderr=sys.stderr)
                 os.sync()  # the step's state on disk before it counts as done: a killed VM keeps it
                 elapsed = time.monotonic() - started
-                _out(Event("step", label, action.part_name, step.label, elapsed))
+                _out(StepFinished(**where, action=label, elapsed=elapsed))
     except PartsError as err:
         _out(_parts_error(err, spec, *(current or (None, None))))
         return 1
@@ -231,7 +230,7 @@ def _refused(err: Any, spec: GuestSpec) -> int:
     return 2
 
 
-def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None) -> Event:
+def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None) -> Failure:
     from craft_parts.errors import StagePackageNotFound
     from craft_parts.packages.errors import PackagesError
 
@@ -242,8 +241,8 @@ def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None)
         brief = f"{brief} (packages named by the parts: {', '.join(spec.packages()) or 'none'})"
         hint = hint or "the guest's apt needs a network to reach deb.debian.org"
     directory = step_directory(spec.work_dir, step, part) if step else spec.work_dir
-    return _error(
-        brief,
+    return Failure(
+        brief=brief,
         part=part,
         step=step.label if step else None,
         hint=hint,
@@ -264,7 +263,7 @@ def clean(spec: GuestSpec) -> int:
     except PartsError as err:
         return _refused(err, spec)
     for part in spec.part_names or list(spec.parts):
-        _out(Event("step", "clean", part, step.label))
+        _out(StepStarted(part=part, step=step.label, action="clean"))
     started = time.monotonic()
     try:
         lcm.clean(PartsStep[step.name], part_names=spec.part_names or None)
@@ -274,7 +273,7 @@ def clean(spec: GuestSpec) -> int:
     os.sync()  # the cleaned state on disk: a killed VM does not bring the work back
     elapsed = time.monotonic() - started
     for part in spec.part_names or list(spec.parts):
-        _out(Event("step", "clean", part, step.label, elapsed))
+        _out(StepFinished(part=part, step=step.label, action="clean", elapsed=elapsed))
     return 0
 
 
@@ -282,7 +281,7 @@ def pack_snap(spec: GuestSpec) -> int:
     """Pack prime into ``spec.snap`` on the VM disk."""
     prime = spec.work / "prime"
     started = time.monotonic()
-    _out(Event("step", "mksquashfs", step="pack"))
+    _out(StepStarted(step="pack", action="mksquashfs"))
     try:
         gui = {name: base64.b64decode(data) for name, data in spec.gui.items()}
         pack(
@@ -294,10 +293,10 @@ def pack_snap(spec: GuestSpec) -> int:
             gui=gui,
         )
     except (PackError, OSError, ValueError) as err:
-        _out(_error(f"pack failed: {err}", step="pack", directory=str(prime)))
+        _out(Failure(brief=f"pack failed: {err}", step="pack", directory=str(prime)))
         return 1
     elapsed = time.monotonic() - started
-    _out(Event("step", "mksquashfs", step="pack", elapsed=elapsed))
+    _out(StepFinished(step="pack", action="mksquashfs", elapsed=elapsed))
     return 0
 
 
@@ -309,7 +308,7 @@ def export_tar(spec: GuestSpec) -> int:
         with tarfile.open(spec.prime_tar, "w") as tar:
             tar.add(prime, arcname=".")
     except OSError as err:
-        _out(_error(f"exporting prime failed: {err}", step="prime", directory=str(prime)))
+        _out(Failure(brief=f"exporting prime failed: {err}", step="prime", directory=str(prime)))
         return 1
     return 0
 
@@ -334,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = GuestSpec.from_json(sys.stdin.read() if args.spec == "-" else args.spec)
         Step.parse(spec.target)
     except Exception as exc:  # a bad spec is the host's bug; say so in one event
-        _out(_error(f"bad guest spec: {type(exc).__name__}: {exc}"))
+        _out(Failure(brief=f"bad guest spec: {type(exc).__name__}: {exc}"))
         return 2
     return COMMANDS[args.command](spec)
 

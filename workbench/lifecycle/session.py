@@ -8,7 +8,8 @@ wheelhouse once, run the guest runner up to the target step with parts/, stage/ 
 VM disk, pack, and fetch ``NAME_VERSION_ARCH.snap`` over SFTP into the project directory (the
 guest sees the project read-only). The lifecycle, the pack and the shells run as the build user
 ``workbench``; only the guest runner's ``prepare`` (build-packages) runs as root. Every event goes
-to the listeners and to ``build.log``/``events.jsonl`` in the instance directory. A
+to the listeners and to ``build.log``/``events.jsonl`` in the instance directory, the notices of
+the VM layer, the wheelhouse and the base instance too (:meth:`Session.notice`). A
 failed step leaves the VM up (24 h by default) and the error says how to get in; ``--shell``,
 ``--shell-after`` and ``--debug`` open a shell in the failing part's directory.
 """
@@ -31,7 +32,22 @@ from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.build_project import BuildProject, resolve_build
-from workbench.lifecycle.events import BuildLog, Event, LineSplitter, Listener, guest_event
+from workbench.lifecycle.events import (
+    Done,
+    Event,
+    Failure,
+    HostFinished,
+    HostPlan,
+    HostSkipped,
+    HostStarted,
+    Listener,
+    Notice,
+    Output,
+    SessionStarted,
+    SnapFetched,
+    Unparsed,
+)
+from workbench.lifecycle.safetext import LineSplitter
 from workbench.lifecycle.steps import (
     HostAction,
     ShellMode,
@@ -41,6 +57,7 @@ from workbench.lifecycle.steps import (
     plan,
     step_directory,
 )
+from workbench.lifecycle.wire import BuildLog, guest_event
 from workbench.vm import watchdog
 from workbench.vm.config import InstanceConfig
 from workbench.vm.executor import Command
@@ -92,14 +109,14 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """How a session ended: the snap it left, or the error event, and where the shell went."""
+    """How a session ended: the snap it left, or the failure, and where the shell went."""
 
     ok: bool
     project: BuildProject
     instance_dir: Path
     elapsed: float
     snap: Path | None = None
-    error: Event | None = None
+    error: Failure | None = None
     shell_dir: str | None = None
     shell_status: int | None = None
 
@@ -134,13 +151,11 @@ class Session:
         options: BuildOptions = BuildOptions(),
         *,
         listeners: tuple[Listener, ...] = (),
-        notify: Callable[[str], None] | None = None,
         instances: Path | None = None,
         shell: Callable[[Machine], int] | None = None,
     ) -> None:
         self.options = options
         self.listeners = list(listeners)
-        self.notify = notify
         self.instances = instances
         self._shell = shell or (lambda machine: machine.shell(user=machine.layout.build_user))
         self.project = resolve_build(
@@ -152,7 +167,7 @@ class Session:
         self.guest = guest_workbench.resolve(options.workbench_version)
         self.machine = self._provider().machine(self.project.root)
         self._log: BuildLog | None = None
-        self._error: Event | None = None
+        self._error: Failure | None = None
         self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
 
     def _provider(self) -> Provider:
@@ -162,7 +177,7 @@ class Session:
 
         options, hints = self.options, self.project.hints
         if options.host is not None:
-            return HostProvider(options.host, notify=self.notify)
+            return HostProvider(options.host, notify=self.notice)
         config = InstanceConfig(
             image=options.image,
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
@@ -171,7 +186,7 @@ class Session:
             share_mode="rw" if options.work_on_share else options.share_mode,
             shares=wheelhouse.share(),
         )
-        return QemuProvider(config, notify=self.notify, instances=self.instances)
+        return QemuProvider(config, notify=self.notice, instances=self.instances)
 
     @property
     def instance(self) -> Instance:
@@ -242,24 +257,31 @@ class Session:
     # -- events ----------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        if event.kind == "error" and self._error is None:
-            self._error = event
-        if event.kind == "output":
-            self._tail.append(event.message)
+        """Hand ``event`` to the build log and every listener; keep the first failure and the
+        output's tail for the error."""
+        payload = event.payload
+        if isinstance(payload, Failure) and self._error is None:
+            self._error = payload
+        if isinstance(payload, Output | Unparsed):
+            self._tail.append(payload.text)
         if self._log is not None:
             self._log(event)
         for listener in self.listeners:
             listener(event)
 
+    def notice(self, text: str) -> None:
+        """Tell the listeners ``text`` as a notice (the VM layer's and the wheelhouse's too)."""
+        self.emit(Event(Notice(text=text)))
+
     def _host(self, action: HostAction, run: Callable[[], Any]) -> Any:
         if action.skip:
-            self.emit(Event("host", f"{action.name}: skipped ({action.reason})", elapsed=0))
+            self.emit(Event(HostSkipped(action=action.name, reason=action.reason)))
             return None
-        self.emit(Event("host", f"{action.name}: {action.reason}"))
+        self.emit(Event(HostStarted(action=action.name, reason=action.reason)))
         started = time.monotonic()
         result = run()
         elapsed = time.monotonic() - started
-        self.emit(Event("host", f"{action.name}: {action.reason}", elapsed=elapsed))
+        self.emit(Event(HostFinished(action=action.name, reason=action.reason, elapsed=elapsed)))
         return result
 
     # -- run -------------------------------------------------------------------------------------
@@ -295,23 +317,9 @@ class Session:
         self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
         root = self.machine.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
-        house = wheelhouse.ensure_wheelhouse(self.guest, notify=self.notify or (lambda _line: None))
+        house = wheelhouse.ensure_wheelhouse(self.guest, notify=self.notice)
         p = self.project
-        self.emit(
-            Event(
-                "session",
-                f"{p.name} {p.version}: build on {p.build_on} for {p.build_for}, "
-                f"claims {', '.join(p.architectures)} ({p.arch_reason})",
-                data={"project": str(p.root), "instance": str(root), "snap": self.snap_file},
-            )
-        )
-        self.emit(
-            Event(
-                "plan",
-                f"{len(actions)} host actions",
-                data={"actions": [a.to_json() for a in actions]},
-            )
-        )
+        self._announce(actions)
         self._running_notices()
         ok = False
         finished = False
@@ -349,17 +357,29 @@ class Session:
         result = BuildResult(
             ok, p, root, time.monotonic() - started, snap, self._error, shell_dir, shell_status
         )
-        self.emit(
-            Event(
-                "done",
-                f"{'clean' if cleaning else 'build'} {'succeeded' if ok else 'failed'}",
-                elapsed=result.elapsed,
-                data={"ok": ok, "snap": str(snap) if snap else None},
-            )
-        )
+        operation = "clean" if cleaning else "build"
+        snap_path = str(snap) if snap else None
+        self.emit(Event(Done(operation=operation, ok=ok, elapsed=result.elapsed, snap=snap_path)))
         if not ok:
             raise self._failure()
         return result
+
+    def _announce(self, actions: list[HostAction]) -> None:
+        """The session's first events: what it builds, and its plan."""
+        p = self.project
+        started = SessionStarted(
+            name=p.name,
+            version=p.version,
+            build_on=p.build_on,
+            build_for=p.build_for,
+            architectures=tuple(p.architectures),
+            arch_reason=p.arch_reason,
+            project=str(p.root),
+            instance=str(self.instance.dir.root),
+            snap=self.snap_file,
+        )
+        self.emit(Event(started))
+        self.emit(Event(HostPlan(actions=tuple(actions))))
 
     def _running_notices(self) -> None:
         """Say which asked-for settings a VM that is already running does not have yet."""
@@ -372,12 +392,9 @@ class Session:
         if self.instance.share_mode != running:
             changes.append(f"--share-mode {self.instance.share_mode} (running: {running})")
         for change in changes:
-            self.emit(
-                Event(
-                    "host",
-                    f"the VM is running: {change} applies when it next starts"
-                    " (`workbench vm down` first)",
-                )
+            self.notice(
+                f"the VM is running: {change} applies when it next starts"
+                " (`workbench vm down` first)"
             )
 
     def _finish(self, ok: bool) -> None:
@@ -403,7 +420,7 @@ class Session:
             memory_mib=self.instance.memory_mib,
             cpus=self.instance.cpus,
             house=house,
-            notify=self.notify or (lambda _line: None),
+            notify=self.notice,
         )
         base_instance.seed_instance(base, self.instance.dir, self.project.root)
 
@@ -414,9 +431,9 @@ class Session:
         write_atomic(self.machine.dir.injected_marker, house.key + "\n")
         where = "" if self.guest.running else f" ({self.guest.label})"
         if not installed:
-            self.emit(Event("host", f"inject: {house.key}{where} was already in the guest"))
+            self.notice(f"inject: {house.key}{where} was already in the guest")
         elif where:
-            self.emit(Event("host", f"inject: the guest runs workbench {house.key}{where}"))
+            self.notice(f"inject: the guest runs workbench {house.key}{where}")
 
     def _pack(self) -> Path | None:
         """Pack in the guest, then fetch the .snap into the project; the .snap."""
@@ -429,7 +446,7 @@ class Session:
             spec.snap, lambda got: outputs.deliver(got, self.project.root / spec.snap_file)
         )
         if snap is not None:
-            self.emit(Event("step", str(snap), step="pack", data={"snap": str(snap)}))
+            self.emit(Event(SnapFetched(path=str(snap))))
         return snap
 
     def _export_prime(self) -> Path | None:
@@ -453,7 +470,8 @@ class Session:
             return install(got)
         except (OSError, WorkbenchError) as err:
             brief = getattr(err, "brief", str(err))
-            self.emit(Event("error", f"fetching {guest_file.name} failed: {brief}", step="pack"))
+            failure = Failure(brief=f"fetching {guest_file.name} failed: {brief}", step="pack")
+            self.emit(Event(failure))
             return None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -470,7 +488,7 @@ class Session:
             self.emit(replace(guest_event(line), time=time.time()))
 
         out = LineSplitter(stdout_line)
-        err = LineSplitter(lambda line: self.emit(Event("output", line)))
+        err = LineSplitter(lambda line: self.emit(Event(Output(text=line))))
         spec = self.spec(target)
         layout = self.machine.layout
         runner = Command(
@@ -489,16 +507,17 @@ class Session:
         if result.exit_status == 2:
             raise self._spec_error()
         if result.exit_status != 0 and self._error is None:
-            self.emit(Event("error", f"the guest runner exited with status {result.exit_status}"))
+            status = result.exit_status
+            self.emit(Event(Failure(brief=f"the guest runner exited with status {status}")))
         return result.exit_status == 0
 
     def _spec_error(self) -> SourceError:
         error = self._error
-        brief = error.message if error else "the guest refused the build spec"
+        brief = error.brief if error else "the guest refused the build spec"
         part = error.part if error else None
         known = part is not None and part in self.project.parts
         where: tuple[str, ...] = ("parts", part) if part and known else ("parts",)
-        hint = error.text("hint") if error else None
+        hint = error.hint if error else None
         return SourceError(brief, hint=hint, location=self.project.locate(*where))
 
     def _wants_shell(self, ok: bool) -> bool:
@@ -509,8 +528,8 @@ class Session:
 
     def _shell_dir(self, ok: bool) -> str:
         error = self._error
-        if not ok and error is not None and error.data.get("directory"):
-            return str(error.data["directory"])
+        if not ok and error is not None and error.directory:
+            return error.directory
         part = (self.options.parts or tuple(self.project.parts))[0]
         return step_directory(self.work_dir, self.options.step, part)
 
@@ -519,9 +538,9 @@ class Session:
         return self._shell(self.machine)
 
     def _failure(self) -> BuildError:
-        error = self._error or Event("error", "the build failed")
-        where = " ".join(x for x in (error.step, error.part) if x)
-        directory = error.text("directory")
+        error = self._error or Failure(brief="the build failed")
+        where = error.where
+        directory = error.directory
         enter = f"workbench build {shlex.quote(str(self.project.root))} --step " + (
             f"{error.step or self.options.step.label} --shell"
         )
@@ -529,15 +548,15 @@ class Session:
         hint = f"the VM stays up; get in with `{enter}` or `workbench vm shell --project {root}`"
         if directory:
             hint += f" and cd {directory}"
-        if guest_hint := error.text("hint"):
-            hint = f"{guest_hint}; {hint}"
-        details = [error.text("details", multiline=True) or "", *self._tail]
-        known = self.machine.explain("\n".join([error.message, *details]))
+        if error.hint:
+            hint = f"{error.hint}; {hint}"
+        details = [error.details or "", *self._tail]
+        known = self.machine.explain("\n".join([error.brief, *details]))
         if known is not None:  # e.g. the guest disk is full: say so, with the fix
             hint = f"{known.failure.cause}; fix: {known.failure.fix}; {hint}"
         details.append(f"build log: {self.machine.dir.build_log}")
         return BuildError(
-            f"{where + ': ' if where else ''}{error.message}",
+            f"{where + ': ' if where else ''}{error.brief}",
             hint=hint,
             details="\n".join(line for line in details if line),
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from workbench.errors import UsageError
+from workbench.lifecycle.safetext import Record
 
 
 class Step(IntEnum):
@@ -69,7 +70,7 @@ class ShellMode(IntEnum):
 
 
 @dataclass(frozen=True)
-class HostAction:
+class HostAction(Record):
     """One thing the host session does, and why (``skip``: planned but not needed)."""
 
     name: str

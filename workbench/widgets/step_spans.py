@@ -1,33 +1,41 @@
 """Lifecycle events as timeline spans: host actions, and each part's steps (pure).
 
 A build session (:class:`workbench.lifecycle.Session`) emits an event when a host action or a
-part's step starts (``elapsed`` None) and another when it ends (``elapsed`` set). :class:`StepSpans`
-folds them into :class:`~workbench.widgets.timeline.Span` values on one clock (seconds since the
-first event it saw), across several sessions: host actions are named after the session's target
-(``"boot (pull)"``) so each press keeps its own rows, steps after the step and part (``"build
-hello"``). Skipped steps (already done) get no row: the row of the run that did them stays. A
-second start of a row within one session (a note such as ``inject: ... was already in the guest``)
-changes nothing; a later session replaces the row. An error ends the running spans as failed, the
-session's end ends them as done, a cancelled task as failed (:meth:`StepSpans.end_running`).
+part's step starts and another when it finishes. :class:`StepSpans` folds them into
+:class:`~workbench.widgets.timeline.Span` values on one clock (seconds since the first event it
+saw), across several sessions: host actions are named after the session's target (``"boot
+(pull)"``) so each press keeps its own rows, steps after the step and part (``"build hello"``).
+A skipped host action gets a row of no length; a skipped step (already done) none: the row of the
+run that did it stays. A second start of a row within one session changes nothing; a later
+session replaces the row. A failure ends the running spans as failed, the session's end ends them
+as done, a cancelled task as failed (:meth:`StepSpans.end_running`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from workbench.lifecycle.events import (
+    Done,
+    Event,
+    Failure,
+    HostFinished,
+    HostPayload,
+    HostStarted,
+    Payload,
+    SessionStarted,
+    StepFinished,
+    StepStarted,
+)
 from workbench.widgets.timeline import Span, SpanState
 
-if TYPE_CHECKING:
-    from workbench.lifecycle import Event
 
-
-def span_name(event: Event, target: str) -> str | None:
-    """The row an event belongs to, or None when it has none (output, plan, skips...)."""
-    if event.kind == "host":
-        return f"{event.message.split(':', 1)[0]} ({target})"
-    if event.kind == "step" and not event.message.startswith("skip"):
-        return " ".join(x for x in (event.step, event.part) if x)
+def span_name(payload: Payload, target: str) -> str | None:
+    """The row an event belongs to, or None when it has none (output, plan, skipped steps...)."""
+    if isinstance(payload, HostPayload):
+        return f"{payload.action} ({target})"
+    if isinstance(payload, StepStarted | StepFinished):
+        return payload.where
     return None
 
 
@@ -44,24 +52,26 @@ class StepSpans:
         if self.origin is None:
             self.origin = event.time
         now = event.time - self.origin
-        if event.kind == "session":
+        payload = event.payload
+        if isinstance(payload, SessionStarted):
             self._started.clear()
-        if event.kind == "error" or (event.kind == "done" and not event.data.get("ok")):
+        if isinstance(payload, Failure) or (isinstance(payload, Done) and not payload.ok):
             return self.end_running(event.time, "failed")
-        if event.kind == "done":
+        if isinstance(payload, Done):
             return self.end_running(event.time, "done")
-        name = span_name(event, target)
+        name = span_name(payload, target)
         if name is None:
             return []
-        if event.elapsed is None:
+        if isinstance(payload, HostStarted | StepStarted):
             if name in self._started:
                 return []
             self._started.add(name)
             span = Span(name, now)
         elif name in self.spans and self.spans[name].end is None:
             span = replace(self.spans[name], end=now, state="done")
-        else:  # an end without its start (e.g. a skipped host action): its own length
-            span = Span(name, now - event.elapsed, now, "done")
+        else:  # an end without its start (a skipped host action...): its own length
+            elapsed = payload.elapsed if isinstance(payload, HostFinished | StepFinished) else 0.0
+            span = Span(name, now - elapsed, now, "done")
         self.spans[name] = span
         return [span]
 

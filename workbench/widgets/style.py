@@ -12,7 +12,7 @@ import html
 import zlib
 from collections.abc import Iterable, Sequence
 
-from workbench.lifecycle.events import printable
+from workbench.lifecycle.safetext import printable
 
 PROJECT_COLOUR = "#dbeafe"
 """Background of values that come from the project itself."""

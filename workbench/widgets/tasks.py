@@ -1,7 +1,8 @@
 """Run long work in a background thread without ever touching a widget from that thread.
 
-The worker gets a :class:`Reporter`: it calls ``progress()`` / ``log()`` and checks ``cancelled``.
-Those calls only put :class:`TaskEvent` values on a queue. Everything that reaches a widget
+The worker gets a :class:`Reporter`: it calls ``progress()`` / ``log()`` / ``item()`` and checks
+``cancelled``. Those calls only put :class:`TaskEvent` values on a queue; the task's end is one
+too, carrying :class:`Finished`. Everything that reaches a widget
 (listeners, the runner's ``state`` and ``result``) runs on the kernel thread, in
 :meth:`TaskRunner.drain`, which is scheduled on the kernel's event loop with
 ``call_soon_threadsafe`` (captured when the task starts) or called by :meth:`TaskRunner.wait`.
@@ -15,15 +16,41 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import traitlets
 
 from workbench.errors import UsageError, WorkbenchError, format_error
 from workbench.progress import Progress
 
-EventKind = Literal["progress", "log", "item", "finished"]
-State = Literal["idle", "running", "done", "failed", "cancelled"]
+
+class EventKind(StrEnum):
+    """What a :class:`TaskEvent` carries."""
+
+    PROGRESS = "progress"  # a Progress
+    LOG = "log"  # a line of text
+    ITEM = "item"  # a partial result (a build event, a table cell...)
+    FINISHED = "finished"  # a Finished
+
+
+class State(StrEnum):
+    """Where a :class:`TaskRunner` is."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a task ended: its state, its return value (when done), the message to show."""
+
+    state: State
+    value: Any
+    message: str
 
 
 @dataclass(frozen=True)
@@ -57,15 +84,15 @@ class Reporter:
 
     def progress(self, event: Progress) -> None:
         """Report progress (a :data:`workbench.progress.ProgressListener` too)."""
-        self._emit(TaskEvent("progress", event))
+        self._emit(TaskEvent(EventKind.PROGRESS, event))
 
     def log(self, line: str) -> None:
         """Report one log line."""
-        self._emit(TaskEvent("log", line))
+        self._emit(TaskEvent(EventKind.LOG, line))
 
     def item(self, value: Any) -> None:
         """Report one partial result (e.g. one cell of a table being filled)."""
-        self._emit(TaskEvent("item", value))
+        self._emit(TaskEvent(EventKind.ITEM, value))
 
 
 Job = Callable[[Reporter], Any]
@@ -90,7 +117,7 @@ class TaskRunner(traitlets.HasTraits):
     """One background task at a time; ``state``, ``message`` and ``result`` change on the kernel
     thread only."""
 
-    state = traitlets.Unicode("idle")
+    state = traitlets.Unicode(State.IDLE)  # a State
     message = traitlets.Unicode("")
     result = traitlets.Any(None, allow_none=True)
 
@@ -109,7 +136,7 @@ class TaskRunner(traitlets.HasTraits):
     @property
     def running(self) -> bool:
         """True while a task is started and its end not yet drained."""
-        return self.state == "running"
+        return self.state == State.RUNNING
 
     def start(self, name: str, job: Job) -> None:
         """Run ``job(reporter)`` in a daemon thread; its return value becomes ``result``."""
@@ -118,7 +145,7 @@ class TaskRunner(traitlets.HasTraits):
         self._cancel = threading.Event()
         self._dispatch = kernel_dispatch()
         self.result = None
-        self.state = "running"
+        self.state = State.RUNNING
         self.message = name
         reporter = Reporter(self._put, self._cancel)
         self._thread = threading.Thread(
@@ -130,13 +157,16 @@ class TaskRunner(traitlets.HasTraits):
         try:
             value = job(reporter)
         except Cancelled:
-            self._put(TaskEvent("finished", ("cancelled", None, "cancelled")))
+            self._end(Finished(State.CANCELLED, None, "cancelled"))
         except WorkbenchError as err:
-            self._put(TaskEvent("finished", ("failed", None, format_error(err))))
+            self._end(Finished(State.FAILED, None, format_error(err)))
         except Exception as exc:  # a worker bug must still end the task visibly
-            self._put(TaskEvent("finished", ("failed", None, f"{type(exc).__name__}: {exc}")))
+            self._end(Finished(State.FAILED, None, f"{type(exc).__name__}: {exc}"))
         else:
-            self._put(TaskEvent("finished", ("done", value, "done")))
+            self._end(Finished(State.DONE, value, "done"))
+
+    def _end(self, finished: Finished) -> None:
+        self._put(TaskEvent(EventKind.FINISHED, finished))
 
     def _put(self, event: TaskEvent) -> None:
         self._events.put(event)
@@ -155,12 +185,11 @@ class TaskRunner(traitlets.HasTraits):
                 event = self._events.get_nowait()
             except queue.Empty:
                 return
-            if event.kind == "finished":
-                state, value, message = event.payload
+            if isinstance(event.payload, Finished):
                 with self.hold_trait_notifications():
-                    self.result = value
-                    self.message = message
-                    self.state = state
+                    self.result = event.payload.value
+                    self.message = event.payload.message
+                    self.state = event.payload.state
             for listener in self._listeners:
                 listener(event)
 
