@@ -12,7 +12,7 @@ import pytest
 from workbench.errors import UsageError
 from workbench.lifecycle import build_project
 from workbench.lifecycle.guest import GuestSpec, pack_snap
-from workbench.lifecycle.pack import PackError, desktop_entry, pack
+from workbench.lifecycle.pack import PackError, SnapMeta, desktop_entry, pack
 
 DESKTOP = """\
 [Desktop Entry]
@@ -77,12 +77,7 @@ def test_pack_puts_snap_gui_and_desktop_files_in_meta_gui(tmp_path: Path) -> Non
     apps = {"editor": {"command": "bin/editor", "desktop": "usr/share/applications/editor.desktop"}}
     gui = {"icon.png": PNG, "editor.desktop": b"[Desktop Entry]\nExec=stale\n"}
     snap = pack(
-        prime,
-        snap_yaml="name: notes\n",
-        apps=apps,
-        snap=tmp_path / "out" / "notes.snap",
-        snap_name="notes",
-        gui=gui,
+        prime, SnapMeta("name: notes\n", apps, "notes", gui), tmp_path / "out" / "notes.snap"
     )
     root = unsquash(snap, tmp_path / "root")
     assert (root / "meta/gui/icon.png").read_bytes() == PNG
@@ -94,7 +89,7 @@ def test_a_missing_desktop_file_stops_pack(tmp_path: Path) -> None:
     prime = prime_tree(tmp_path)
     apps = {"editor": {"command": "bin/editor", "desktop": "usr/share/applications/gone.desktop"}}
     with pytest.raises(PackError, match=r"app editor: desktop file .* is not a file in prime"):
-        pack(prime, snap_yaml="", apps=apps, snap=tmp_path / "s.snap", snap_name="n")
+        pack(prime, SnapMeta("", apps, "n"), tmp_path / "s.snap")
     assert not (tmp_path / "s.snap").exists()
 
 

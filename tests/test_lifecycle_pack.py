@@ -13,7 +13,13 @@ import pytest
 
 from workbench.errors import BuildError
 from workbench.lifecycle.outputs import EXPORT_MARKER, deliver, export_prime
-from workbench.lifecycle.pack import PackError, missing_commands, mksquashfs_argv, pack
+from workbench.lifecycle.pack import (
+    PackError,
+    SnapMeta,
+    missing_commands,
+    mksquashfs_argv,
+    pack,
+)
 
 
 def prime_tree(root: Path) -> Path:
@@ -42,10 +48,7 @@ def test_pack_squashes_prime_with_snap_yaml(tmp_path: Path) -> None:
     prime = prime_tree(tmp_path)
     scratch = tmp_path / "scratch" / "hello_1_amd64.snap"
     made = pack(
-        prime,
-        snap_yaml="name: hello\nversion: '1'\n",
-        apps={"hello": {"command": "bin/hello"}},
-        snap=scratch,
+        prime, SnapMeta("name: hello\nversion: '1'\n", {"hello": {"command": "bin/hello"}}), scratch
     )
     assert made == scratch
     scratch.chmod(0o600)
@@ -63,12 +66,7 @@ def test_pack_squashes_prime_with_snap_yaml(tmp_path: Path) -> None:
 def test_pack_refuses_a_missing_command(tmp_path: Path) -> None:
     prime = prime_tree(tmp_path)
     with pytest.raises(PackError, match="not found in prime: a: command 'bin/a'"):
-        pack(
-            prime,
-            snap_yaml="",
-            apps={"a": {"command": "bin/a"}},
-            snap=tmp_path / "s.snap",
-        )
+        pack(prime, SnapMeta("", {"a": {"command": "bin/a"}}), tmp_path / "s.snap")
     assert not (tmp_path / "s.snap").exists()
 
 

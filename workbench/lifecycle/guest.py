@@ -51,7 +51,7 @@ from workbench.lifecycle.events import (
     StepSkipped,
     StepStarted,
 )
-from workbench.lifecycle.pack import PackError, pack
+from workbench.lifecycle.pack import PackError, SnapMeta, pack
 from workbench.lifecycle.steps import Step, step_directory
 from workbench.lifecycle.wire import emit
 
@@ -121,7 +121,7 @@ def _out(payload: Payload) -> None:
 
 def _manager(spec: GuestSpec) -> Any:
     """The craft-parts LifecycleManager of ``spec`` (raises PartsError for invalid parts)."""
-    from craft_parts import LifecycleManager
+    from craft_parts import LifecycleManager  # noqa: PLC0415 (guest-only, heavy)
 
     return LifecycleManager(
         {"parts": spec.parts},
@@ -137,7 +137,7 @@ def _manager(spec: GuestSpec) -> Any:
 
 def prepare(spec: GuestSpec) -> int:
     """As root: install the build-packages unless prepared already; own the work dirs."""
-    from craft_parts import PartsError
+    from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
 
     marker = Path(PREPARED)
     digest = spec.parts_digest()
@@ -177,9 +177,9 @@ def give(root: Path, user: str) -> None:
 
 def run(spec: GuestSpec) -> int:
     """Run craft-parts up to ``spec.target``; 0 when every action succeeded."""
-    from craft_parts import PartsError
-    from craft_parts import Step as PartsStep
-    from craft_parts.actions import ActionType
+    from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts import Step as PartsStep  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts.actions import ActionType  # noqa: PLC0415 (guest-only, heavy)
 
     target = Step.parse(spec.target)
     try:
@@ -231,8 +231,8 @@ def _refused(err: Any, spec: GuestSpec) -> int:
 
 
 def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None) -> Failure:
-    from craft_parts.errors import StagePackageNotFound
-    from craft_parts.packages.errors import PackagesError
+    from craft_parts.errors import StagePackageNotFound  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts.packages.errors import PackagesError  # noqa: PLC0415 (guest-only, heavy)
 
     kind = type(err).__name__
     hint = getattr(err, "resolution", None)
@@ -254,8 +254,8 @@ def _parts_error(err: Any, spec: GuestSpec, part: str | None, step: Step | None)
 
 def clean(spec: GuestSpec) -> int:
     """Undo ``spec.target`` and the steps after it for ``spec.part_names`` (every part without)."""
-    from craft_parts import PartsError
-    from craft_parts import Step as PartsStep
+    from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts import Step as PartsStep  # noqa: PLC0415 (guest-only, heavy)
 
     step = Step.parse(spec.target)
     try:
@@ -284,14 +284,7 @@ def pack_snap(spec: GuestSpec) -> int:
     _out(StepStarted(step="pack", action="mksquashfs"))
     try:
         gui = {name: base64.b64decode(data) for name, data in spec.gui.items()}
-        pack(
-            prime,
-            snap_yaml=spec.snap_yaml,
-            apps=spec.apps,
-            snap=spec.snap,
-            snap_name=spec.name,
-            gui=gui,
-        )
+        pack(prime, SnapMeta(spec.snap_yaml, spec.apps, spec.name, gui), spec.snap)
     except (PackError, OSError, ValueError) as err:
         _out(Failure(brief=f"pack failed: {err}", step="pack", directory=str(prime)))
         return 1

@@ -15,6 +15,7 @@ import io
 import shlex
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +83,20 @@ def desktop_entry(text: str, *, snap_name: str, app: str, prime: Path, file: str
     return out.getvalue()
 
 
-def write_gui(
-    prime: Path, *, snap_name: str, apps: Mapping[str, Any], gui: Mapping[str, bytes]
-) -> None:
+@dataclass(frozen=True)
+class SnapMeta:
+    """What goes into ``prime/meta``: snap.yaml's text, the apps (their commands are checked,
+    their desktop files copied) and the project's ``snap/gui/`` files by name."""
+
+    snap_yaml: str
+    apps: Mapping[str, Any]
+    snap_name: str = ""
+    gui: Mapping[str, bytes] = field(default_factory=dict)
+
+
+def write_gui(prime: Path, meta: SnapMeta) -> None:
     """``snap/gui/`` files, then each app's desktop file, into ``prime/meta/gui/``."""
+    apps, gui, snap_name = meta.apps, meta.gui, meta.snap_name
     wanted = {name: app["desktop"] for name, app in apps.items() if (app or {}).get("desktop")}
     if not gui and not wanted:
         return
@@ -104,23 +115,15 @@ def write_gui(
         (gui_dir / f"{app}.desktop").write_text(entry, encoding="utf-8")
 
 
-def pack(
-    prime: Path,
-    *,
-    snap_yaml: str,
-    apps: Mapping[str, Any],
-    snap: Path,
-    snap_name: str = "",
-    gui: Mapping[str, bytes] | None = None,
-) -> Path:
+def pack(prime: Path, meta: SnapMeta, snap: Path) -> Path:
     """Write meta/snap.yaml and meta/gui/, squash ``prime`` into ``snap``; return ``snap``."""
-    missing = missing_commands(apps, prime)
+    missing = missing_commands(meta.apps, prime)
     if missing:
         raise PackError("not found in prime: " + "; ".join(missing))
-    meta = prime / "meta"
-    meta.mkdir(parents=True, exist_ok=True)
-    (meta / "snap.yaml").write_text(snap_yaml, encoding="utf-8")
-    write_gui(prime, snap_name=snap_name, apps=apps, gui=gui or {})
+    meta_dir = prime / "meta"
+    meta_dir.mkdir(parents=True, exist_ok=True)
+    (meta_dir / "snap.yaml").write_text(meta.snap_yaml, encoding="utf-8")
+    write_gui(prime, meta)
     snap.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(mksquashfs_argv(prime, snap), capture_output=True, text=True, check=False)
     if done.returncode != 0:

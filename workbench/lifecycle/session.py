@@ -26,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
 from workbench.files import write_atomic
-from workbench.lifecycle import guest_workbench, keepalive
+from workbench.lifecycle import base_instance, guest_workbench, keepalive, outputs, wheelhouse
 from workbench.lifecycle.build_project import BuildProject, resolve_build
 from workbench.lifecycle.events import (
     Done,
@@ -47,7 +47,9 @@ from workbench.lifecycle.events import (
     SnapFetched,
     Unparsed,
 )
+from workbench.lifecycle.guest import ROOT_COMMANDS, GuestSpec
 from workbench.lifecycle.safetext import LineSplitter
+from workbench.lifecycle.snapyaml import snap_file_name, snap_yaml
 from workbench.lifecycle.steps import (
     HostAction,
     ShellMode,
@@ -57,7 +59,9 @@ from workbench.lifecycle.steps import (
     plan,
     step_directory,
 )
+from workbench.lifecycle.wheelhouse import Wheelhouse
 from workbench.lifecycle.wire import BuildLog, guest_event
+from workbench.project import find_root
 from workbench.vm import watchdog
 from workbench.vm.config import InstanceConfig
 from workbench.vm.executor import Command
@@ -66,10 +70,6 @@ from workbench.vm.pins import HostTarget
 from workbench.vm.provider import Layout, Machine, Provider
 from workbench.vm.remote import HostProvider
 from workbench.vm.state import Status
-
-if TYPE_CHECKING:
-    from workbench.lifecycle.guest import GuestSpec
-    from workbench.lifecycle.wheelhouse import Wheelhouse
 
 DEFAULT_IMAGE = "debian-12"
 DEFAULT_MEMORY = "2G"
@@ -173,7 +173,6 @@ class Session:
     def _provider(self) -> Provider:
         """The SSH host provider with ``--host``, else the qemu provider with the wheelhouse
         share."""
-        from workbench.lifecycle import wheelhouse
 
         options, hints = self.options, self.project.hints
         if options.host is not None:
@@ -207,7 +206,6 @@ class Session:
 
     @property
     def snap_file(self) -> str:
-        from workbench.lifecycle.snapyaml import snap_file_name
 
         p = self.project
         return snap_file_name(p.name, p.version, p.architectures)
@@ -233,8 +231,6 @@ class Session:
 
     def spec(self, target: Step) -> GuestSpec:
         """What the guest runner gets for a run (or pack) up to ``target``."""
-        from workbench.lifecycle.guest import GuestSpec
-        from workbench.lifecycle.snapyaml import snap_yaml
 
         p = self.project
         return GuestSpec(
@@ -310,7 +306,6 @@ class Session:
         return self._execute(actions, cleaning=step)
 
     def _execute(self, actions: list[HostAction], *, cleaning: Step | None = None) -> BuildResult:
-        from workbench.lifecycle import wheelhouse
 
         started = time.monotonic()
         self.machine.dir.create()
@@ -413,7 +408,6 @@ class Session:
         watchdog.write(self.machine.dir.root, keepalive.busy(self.options.policy, now=time.time()))
 
     def _from_base(self, house: Wheelhouse) -> None:
-        from workbench.lifecycle import base_instance
 
         base = base_instance.ensure_base(
             self.options.image,
@@ -425,7 +419,6 @@ class Session:
         base_instance.seed_instance(base, self.instance.dir, self.project.root)
 
     def _inject(self, house: Wheelhouse) -> None:
-        from workbench.lifecycle import wheelhouse
 
         installed = wheelhouse.inject(self.machine, house)
         write_atomic(self.machine.dir.injected_marker, house.key + "\n")
@@ -437,7 +430,6 @@ class Session:
 
     def _pack(self) -> Path | None:
         """Pack in the guest, then fetch the .snap into the project; the .snap."""
-        from workbench.lifecycle import outputs
 
         if not self._guest("pack", Step.PACK):
             return None
@@ -451,7 +443,6 @@ class Session:
 
     def _export_prime(self) -> Path | None:
         """Tar prime in the guest, then unpack it as the project's prime/ (--export-prime)."""
-        from workbench.lifecycle import outputs
 
         if not self._guest("export", Step.PRIME):
             return None
@@ -482,7 +473,6 @@ class Session:
 
     def _guest(self, command: str, target: Step) -> bool:
         """Run the guest runner (as root or the build user); stream its events; True when ok."""
-        from workbench.lifecycle.guest import ROOT_COMMANDS
 
         def stdout_line(line: str) -> None:  # stamped on arrival: the guest clock may lag
             self.emit(replace(guest_event(line), time=time.time()))
@@ -564,7 +554,6 @@ class Session:
 
 def clean(start: Path, *, instances: Path | None = None) -> str:
     """Destroy the build VM of the project at or above ``start`` (overlay and all)."""
-    from workbench.project import find_root
 
     root = find_root(start)
     instance = Instance(root, instances=instances)
