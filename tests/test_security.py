@@ -359,4 +359,4 @@ def test_paramiko_only_ever_rejects_unknown_host_keys() -> None:
         for call in calls(tree):
             if ast.unparse(call.func).endswith("set_missing_host_key_policy"):
                 policies.append(ast.unparse(call.args[0]))
-    assert policies == ["_refusing(self.address)"]  # raises HostKeyUnknown, adds nothing
+    assert policies == ["refusing(self.address)"]  # raises HostKeyUnknown, adds nothing

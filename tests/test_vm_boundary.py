@@ -20,10 +20,11 @@ from workbench.errors import VmError
 from workbench.lifecycle.base_instance import seed_instance
 from workbench.progress import Progress
 from workbench.vm import launch, qemu, watchdog
+from workbench.vm.hostkeys import known_hosts_line
 from workbench.vm.images import BootImage
 from workbench.vm.keys import public_line
 from workbench.vm.local import Instance
-from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState, Status
 
 if TYPE_CHECKING:

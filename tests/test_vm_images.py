@@ -29,7 +29,7 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 from workbench import dirs
 from workbench.errors import SourceError, UsageError, VmError
 from workbench.progress import Progress
-from workbench.vm import images, keys, seed
+from workbench.vm import image_index, images, keys, seed
 from workbench.vm.builders import debian, tiny, tree
 from workbench.vm.builders.recipe import Recipe, sha256_file
 from workbench.vm.builders.session import BuildSession
@@ -183,7 +183,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_packaged_index_names_tiny_and_debian(cache: Path) -> None:
-    entries = images.catalog()
+    entries = image_index.catalog()
     assert entries["tiny"].builder == "tiny"
     assert entries["tiny"].ready_command == ("test", "-e", "/run/workbench/seeded")
     assert entries["debian-12"].ready_command == ("cloud-init", "status", "--wait")
@@ -232,7 +232,7 @@ def test_user_index_adds_a_download_that_is_cached_and_verified(
 
     image = images.ensure_image("remote")
     assert image.disk.read_bytes() == PAYLOAD
-    assert image.sha256 == images.identity({r: sha(d) for r, d in files.items()})
+    assert image.sha256 == image_index.identity({r: sha(d) for r, d in files.items()})
     assert image.disk.parent.parent == dirs.images_dir() / "remote"
     images.verify(image)
     requests = len(served.requests)
@@ -287,22 +287,22 @@ def test_user_index_error_points_at_file_line_and_column(cache: Path) -> None:
 def test_user_index_unknown_key_and_unknown_builder(cache: Path) -> None:
     path = write_user_index(cache, "http://127.0.0.1:9", REMOTE, colour="red")
     with pytest.raises(SourceError, match="unknown key 'colour'"):
-        images.catalog()
+        image_index.catalog()
     data = json.loads(path.read_text())
     del data["images"]["remote"]["colour"]
     data["images"]["remote"]["source"] = {"builder": "gentoo"}
     path.write_text(json.dumps(data))
     with pytest.raises(SourceError, match="unknown builder 'gentoo'"):
-        images.catalog()
+        image_index.catalog()
 
 
 def test_user_index_overrides_a_packaged_entry(cache: Path) -> None:
     path = cache / "config" / "images.json"
     path.parent.mkdir(parents=True)
-    packaged = json.loads(images.PACKAGED_INDEX.read_text())["images"]["tiny"]
+    packaged = json.loads(image_index.PACKAGED_INDEX.read_text())["images"]["tiny"]
     path.write_text(json.dumps({"images": {"tiny": {**packaged, "user": "alice"}}}))
-    assert images.catalog()["tiny"].user == "alice"
-    assert images.catalog()["debian-12"].user == "workbench"
+    assert image_index.catalog()["tiny"].user == "alice"
+    assert image_index.catalog()["debian-12"].user == "workbench"
 
 
 def test_unknown_image_is_a_usage_error(cache: Path) -> None:
@@ -659,11 +659,11 @@ def test_debian_12_builds_and_cloud_init_finishes(boot: Boot, tmp_path: Path) ->
 def test_verify_hashes_again_only_when_a_file_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = {role: tmp_path / images.FILE_NAMES[role] for role in images.ROLES}
+    files = {role: tmp_path / images.FILE_NAMES[role] for role in image_index.ROLES}
     for role, path in files.items():
         path.write_bytes(role.encode() * 100)
         os.utime(path, (time.time() - 60, time.time() - 60))
-    digest = images.identity({role: sha(path.read_bytes()) for role, path in files.items()})
+    digest = image_index.identity({role: sha(path.read_bytes()) for role, path in files.items()})
     image = images.BootImage("t", "amd64", *files.values(), "", "u", [], digest)
     hashed: list[Path] = []
     real = images.sha256_file

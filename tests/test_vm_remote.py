@@ -25,10 +25,10 @@ from workbench.errors import UsageError, VmError
 from workbench.vm import pins
 from workbench.vm.config import Timeouts
 from workbench.vm.executor import Command
+from workbench.vm.hostkeys import HostKeyUnknown, fingerprint, refusing
 from workbench.vm.images import ensure_image
 from workbench.vm.pins import HostTarget, ensure_pinned, pin, pinned_fingerprints
 from workbench.vm.provider import Layout
-from workbench.vm.ssh import HostKeyUnknown, _refusing, fingerprint
 
 if TYPE_CHECKING:
     from vm_fixtures import VmEnv
@@ -147,7 +147,7 @@ def test_pins_keep_other_hosts(tmp_path: Path) -> None:
 def test_the_missing_host_key_policy_refuses() -> None:
     key = paramiko.ECDSAKey.generate()
     with pytest.raises(HostKeyUnknown) as caught:
-        _refusing("a@h:22").missing_host_key(paramiko.SSHClient(), "h", key)
+        refusing("a@h:22").missing_host_key(paramiko.SSHClient(), "h", key)
     assert caught.value.fingerprint == fingerprint(key)
 
 

@@ -23,12 +23,13 @@ from workbench import dirs
 from workbench.errors import BuildError, VmError
 from workbench.vm import keys, qemu
 from workbench.vm.executor import Command
+from workbench.vm.hostkeys import HostKeyChanged, HostKeyUnknown
 from workbench.vm.images import BootImage
 from workbench.vm.local import Instance
 from workbench.vm.lock import LockHeld
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import wait_banner
-from workbench.vm.ssh import HostKeyChanged, HostKeyUnknown, SshExecutor
+from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import Status
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from workbench.vm import accel, qemu
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
 from workbench.vm.executor import Completed, command_line
+from workbench.vm.hostkeys import known_hosts_line
 from workbench.vm.images import BootImage
 from workbench.vm.launch import mount_command
 from workbench.vm.lock import InstanceLock, LockHeld, ProcessRef
@@ -29,7 +30,6 @@ from workbench.vm.prepare import HOST_CA_BUNDLE, prepare
 from workbench.vm.qmp import parse_snapshots
 from workbench.vm.readiness import Check, QemuExited, run_checks
 from workbench.vm.snapshots import SnapshotTag, check_name, mismatches
-from workbench.vm.ssh import known_hosts_line
 from workbench.vm.state import InstanceDir, InstanceState, Status, derive_status, instance_name
 
 # -- qemu command line -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from workbench.vm import accel as accel_mod
 from workbench.vm import qemu, snapshots, teardown, watchdog
 from workbench.vm.config import InstanceConfig
 from workbench.vm.executor import ConnectionLost, Executor
+from workbench.vm.hostkeys import HostKeyChanged, HostKeyUnknown, known_hosts_line
 from workbench.vm.images import BootImage
 from workbench.vm.keys import public_line
 from workbench.vm.lock import ProcessRef
@@ -36,7 +37,7 @@ from workbench.vm.prepare import uses_cloud_init
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import Check, port_open, run_checks, wait_banner
 from workbench.vm.snapshots import AFTER_LOAD, WARM, SnapshotTag
-from workbench.vm.ssh import HostKeyChanged, HostKeyUnknown, SshExecutor, known_hosts_line
+from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState, Phase
 
 log = logging.getLogger(__name__)

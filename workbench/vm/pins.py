@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from workbench import dirs
 from workbench.errors import UsageError, VmError
 from workbench.files import PRIVATE, write_atomic
-from workbench.vm.ssh import fingerprint, known_hosts_name
+from workbench.vm.hostkeys import fingerprint, known_hosts_name
 
 if TYPE_CHECKING:
     import paramiko

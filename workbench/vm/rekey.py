@@ -21,7 +21,8 @@ from workbench.errors import VmError
 from workbench.files import write_atomic
 from workbench.vm import keys
 from workbench.vm.executor import Command
-from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.hostkeys import known_hosts_line
+from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir
 
 RELOGIN_TIMEOUT = 20.0

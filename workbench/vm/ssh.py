@@ -2,79 +2,38 @@
 
 The guest's host key is made on the host and seeded into the guest, so ``known_hosts`` is written
 by us and the client uses :class:`paramiko.RejectPolicy`: an unknown or changed key is an error,
-never accepted. One :class:`SshExecutor` keeps one connection for exec (exit status, streamed
-stdout/stderr, timeouts, environment, working directory), SFTP push/pull and an interactive shell.
+never accepted (:mod:`~workbench.vm.hostkeys`). One :class:`SshExecutor` keeps one connection
+for exec (exit status, streamed stdout/stderr, timeouts, environment, working directory), SFTP
+push/pull (:mod:`~workbench.vm.sftp`) and an interactive shell (:mod:`~workbench.vm.terminal`).
 """
 
 from __future__ import annotations
 
-import base64
 import codecs
-import hashlib
 import logging
-import os
 import select
 import shlex
-import shutil
-import signal
 import socket
-import stat
-import sys
-import termios
 import time
-import tty
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from workbench.errors import UsageError, VmError
-from workbench.files import atomic_output
+from workbench.vm import sftp, terminal
 from workbench.vm.executor import PULL_LIMIT, Command, Completed, ConnectionLost, Sink
+from workbench.vm.hostkeys import LOOPBACK, HostKeyChanged, fingerprint, refusing
 
 if TYPE_CHECKING:
     import paramiko
 
 _Opened = TypeVar("_Opened")
 OUTPUT_CAP = 8 << 20  # bytes of each stream a Completed keeps (the tail); sinks see everything
-CHUNK = 1 << 20
-LOOPBACK = "127.0.0.1"
-
-
-class HostKeyChanged(VmError):
-    """The machine presented a host key other than the pinned one."""
-
-
-class HostKeyUnknown(VmError):
-    """The machine's host key is not pinned: nothing is sent until the user accepted it."""
-
-    def __init__(self, fingerprint: str, *, address: str) -> None:
-        super().__init__(
-            f"the SSH host key of {address} is not pinned (got {fingerprint})",
-            hint="check the fingerprint, then accept it with --accept-host-key " + fingerprint,
-        )
-        self.fingerprint = fingerprint
 
 
 class TurnedAway(VmError):
     """The SSH server closed the connection before sending its banner (busy: try again)."""
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """``SHA256:...``: OpenSSH's fingerprint of a host key (base64, no padding)."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
-def known_hosts_name(host: str, port: int) -> str:
-    """The ``known_hosts`` name of ``host``:``port`` (``[host]:port`` unless port 22; pure)."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def known_hosts_line(port: int, public_key: str, host: str = LOOPBACK) -> str:
-    """The ``known_hosts`` entry pinning ``public_key`` for ``host``:``port`` (pure)."""
-    key_type, blob = public_key.split()[:2]
-    return f"{known_hosts_name(host, port)} {key_type} {blob}\n"
 
 
 class _Tail:
@@ -159,7 +118,7 @@ class SshExecutor:
         sock = _banner_socket(self.host, self.port, timeout)
         client = paramiko.SSHClient()
         client.get_host_keys().load(str(self.known_hosts))
-        client.set_missing_host_key_policy(_refusing(self.address))
+        client.set_missing_host_key_policy(refusing(self.address))
         try:
             client.connect(
                 self.host,
@@ -313,89 +272,19 @@ class SshExecutor:
         return chan
 
     def push(self, src: Path, dst: str) -> None:
-        """Copy the host file ``src`` to ``dst`` in the guest (SFTP)."""
-        with self._sftp() as sftp:
-            try:
-                sftp.put(str(src), dst)
-                sftp.chmod(dst, src.stat().st_mode & 0o7777)
-            except OSError as exc:
-                raise VmError(f"cannot push {src} to {dst}: {exc}") from exc
+        """Copy the host file ``src`` to ``dst`` in the guest (SFTP, :func:`sftp.push`)."""
+        with self._sftp() as session:
+            sftp.push(session, src, dst)
 
     def pull(self, src: str, dst: Path, *, max_bytes: int = PULL_LIMIT) -> None:
-        """Copy the guest file ``src`` to the host path ``dst`` (SFTP), whole or not at all.
-
-        The bytes go to a temporary file next to ``dst`` that replaces it only once exactly the
-        size the guest stated arrived. Not a regular file, over ``max_bytes``, changed while
-        copied, a lost connection or an interrupt: a VmError (or the interrupt), ``dst`` as it was.
-        """
-        import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
-
-        with self._sftp() as sftp:
-            try:
-                info = sftp.stat(src)
-                size = info.st_size or 0
-                if not stat.S_ISREG(info.st_mode or 0):
-                    raise VmError(f"cannot pull {src}: not a regular file")
-                if size > max_bytes:
-                    raise VmError(
-                        f"cannot pull {src}: its {size} bytes exceed the limit of {max_bytes}",
-                        hint="pass a higher max_bytes if the file is expected to be that big",
-                    )
-                with sftp.open(src, "rb") as remote, atomic_output(dst) as out:
-                    got = 0
-                    while chunk := remote.read(min(CHUNK, size + 1 - got)):
-                        got += len(chunk)
-                        if got > size:
-                            break
-                        out.write(chunk)
-                    if got != size:
-                        raise VmError(
-                            f"cannot pull {src}: it changed while it was copied "
-                            f"({size} bytes stated, {got} read)",
-                            hint="pull it again once nothing writes it",
-                        )
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                raise VmError(f"cannot pull {src} to {dst}: {exc}") from exc
+        """Copy the guest file ``src`` to the host path ``dst`` (SFTP), whole or not at all
+        (:func:`sftp.pull`)."""
+        with self._sftp() as session:
+            sftp.pull(session, src, dst, max_bytes)
 
     def shell(self) -> int:
         """An interactive login shell on this terminal (pty, raw mode); its exit status."""
-        cols, rows = shutil.get_terminal_size()
-        chan = self._transport().open_session(timeout=20)
-        chan.get_pty(os.environ.get("TERM", "xterm"), cols, rows)
-        chan.invoke_shell()
-        stdin = sys.stdin.fileno()
-        interactive = os.isatty(stdin)
-        saved = termios.tcgetattr(stdin) if interactive else None
-
-        def resize(_sig: int, _frame: object) -> None:
-            chan.resize_pty(*shutil.get_terminal_size())
-
-        previous = signal.signal(signal.SIGWINCH, resize)
-        try:
-            if interactive:
-                tty.setraw(stdin, termios.TCSANOW)  # keep typeahead (TCSAFLUSH drops it)
-            sources: list[Any] = [chan, stdin]
-            while True:
-                readable = select.select(sources, [], [])[0]
-                if chan in readable:
-                    data = chan.recv(65536)
-                    if not data:
-                        break
-                    os.write(sys.stdout.fileno(), data)
-                if stdin in readable:
-                    data = os.read(stdin, 4096)
-                    if not data:
-                        chan.shutdown_write()
-                        sources.remove(stdin)
-                    else:
-                        chan.sendall(data)
-        finally:
-            if saved is not None:
-                termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-            signal.signal(signal.SIGWINCH, previous)
-        status = chan.recv_exit_status()
-        chan.close()
-        return status
+        return terminal.attach(self._transport().open_session(timeout=20))
 
 
 def load_key(path: Path) -> paramiko.PKey:
@@ -436,16 +325,3 @@ def _banner_socket(host: str, port: int, timeout: float) -> socket.socket:
 def _close(client: paramiko.SSHClient, sock: socket.socket) -> None:
     client.close()
     sock.close()
-
-
-def _refusing(address: str) -> paramiko.MissingHostKeyPolicy:
-    """A missing-host-key policy refusing every key it is asked about (never adds one)."""
-    import paramiko  # noqa: PLC0415 (heavy: loaded on the first connection only)
-
-    class Refuse(paramiko.MissingHostKeyPolicy):
-        def missing_host_key(
-            self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-        ) -> None:
-            raise HostKeyUnknown(fingerprint(key), address=address)
-
-    return Refuse()
