@@ -37,11 +37,12 @@ from workbench.errors import VmError
 from workbench.lifecycle.base_instance import seed_instance
 from workbench.vm import keys, qemu, seed
 from workbench.vm.config import InstanceConfig
+from workbench.vm.hostkeys import known_hosts_line
 from workbench.vm.images import BootImage, ensure_image
 from workbench.vm.launch import LOGIN_USER
 from workbench.vm.local import Instance
 from workbench.vm.readiness import wait_banner
-from workbench.vm.ssh import SshExecutor, known_hosts_line
+from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState
 from workbench.vm.teardown import destroy
 
