@@ -41,31 +41,51 @@ from workbench.vm.runtime import LOGIN_USER, Instance, destroy
 from workbench.vm.ssh import SshExecutor, known_hosts_line, wait_banner
 
 
+def to_first_command(
+    project: Path, image: BootImage, instances: Path, *, memory: str, cpus: int, warm: bool
+) -> tuple[float, Instance]:
+    """Seconds from ``up()`` to the end of the first command (``true``); the instance stays up."""
+    vm = Instance(project, image=image, memory=memory, cpus=cpus, instances=instances, notify=print)
+    start = time.monotonic()
+    vm.up()
+    vm.exec(["true"], check=True)
+    elapsed = time.monotonic() - start
+    state = vm.dir.load_state()
+    assert state is not None
+    assert ("-loadvm" in state.argv) == warm
+    return elapsed, vm
+
+
 def workbench_round(
     project: Path, image: BootImage, instances: Path, *, memory: str, cpus: int
 ) -> tuple[float, float, float, Instance]:
     """Seconds to the first command: a new instance's cold boot, an existing instance's cold
     boot, a warm start; the warm instance stays up."""
-
-    def to_first_command(warm: bool) -> tuple[float, Instance]:
-        vm = Instance(
-            project, image=image, memory=memory, cpus=cpus, instances=instances, notify=print
-        )
-        start = time.monotonic()
-        vm.up()
-        vm.exec(["true"], check=True)
-        elapsed = time.monotonic() - start
-        state = vm.dir.load_state()
-        assert state is not None
-        assert ("-loadvm" in state.argv) == warm
-        return elapsed, vm
-
-    new, vm = to_first_command(False)
+    new, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=False)
     vm.down()
-    cold, vm = to_first_command(False)
+    cold, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=False)
     vm.down(save=True)
-    warm, vm = to_first_command(True)
+    warm, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=True)
     return new, cold, warm, vm
+
+
+def debian_round(project: Path, instances: Path) -> tuple[float, float]:
+    """Seconds to the first command of a new debian-12 instance (cold boot, cloud-init's first
+    boot), then of its warm start; the instance is cleaned after."""
+    image = ensure_image("debian-12")
+
+    def start(warm: bool) -> tuple[float, Instance]:
+        return to_first_command(
+            project, image, instances, memory=DEBIAN_MEMORY, cpus=DEBIAN_CPUS, warm=warm
+        )
+
+    new, vm = start(False)
+    try:
+        vm.down(save=True)
+        warm, vm = start(True)
+    finally:
+        vm.clean()
+    return new, warm
 
 
 def bare_round(argv: list[str], workdir: Path, image: BootImage) -> float:
@@ -135,6 +155,9 @@ def bare_setup(
 IMAGE = "tiny"
 MEMORY = "384M"
 CPUS = 1
+DEBIAN_MEMORY = "1G"
+DEBIAN_CPUS = 2
+"""The CLI's defaults: the debian-12 rows measure what `vm up` then `vm exec` do."""
 NOW = "sed -n 's/^now at \\([0-9]*\\) nsecs$/\\1/p' /proc/timer_list"  # ns, busybox-proof
 READ = (
     "umount /project; mount -t 9p -o trans=virtio,version=9p2000.L,msize={msize} project /project"
@@ -212,6 +235,7 @@ def rekey_round(
 
 @dataclass
 class Results:
+    new: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
@@ -220,6 +244,8 @@ class Results:
     ssh_new: list[float] = field(default_factory=list)
     rekeyed: list[float] = field(default_factory=list)
     base_keys: list[float] = field(default_factory=list)
+    debian_new: list[float] = field(default_factory=list)
+    debian_warm: list[float] = field(default_factory=list)
     accel: str = "?"
 
 
@@ -235,9 +261,10 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
         argv: list[str] = []
         try:
             for _ in range(rounds):
-                _new, cold, warm, vm = workbench_round(
+                new, cold, warm, vm = workbench_round(
                     project, image, root / "instances", memory=MEMORY, cpus=CPUS
                 )
+                results.new.append(new)
                 results.cold.append(cold)
                 results.warm.append(warm)
                 for _ in range(turns):
@@ -267,6 +294,9 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
                         cpus=state.cpus,
                     )
                 results.bare.append(bare_round(argv, root / "bare", image))
+                debian_new, debian_warm = debian_round(project, root / "instances")
+                results.debian_new.append(debian_new)
+                results.debian_warm.append(debian_warm)
         finally:  # never leave a qemu behind, even when a round fails
             for path in [*(root / "instances").glob("*"), *(root / "copies/instances").glob("*")]:
                 destroy(InstanceDir(path))
@@ -306,6 +336,21 @@ def rows(quick: bool) -> list[Row]:
             ("base keys", r.base_keys),
             "s",
             "re-key target: <= 2 s more",
+        ),
+        row(
+            f"VM start: debian-12 new instance vs tiny new instance, cold boots (debian-12:"
+            f" {DEBIAN_MEMORY}, {DEBIAN_CPUS} CPUs)",
+            ("debian-12", r.debian_new),
+            ("tiny", r.new),
+            "s",
+            "goal: debian-12 <= 30 s",
+        ),
+        row(
+            "VM start: debian-12 new instance's cold boot vs warm start",
+            ("cold", r.debian_new),
+            ("warm", r.debian_warm),
+            "s",
+            "goal >= 15x, warm <= 3 s",
         ),
         row(
             "SSH `true`: new connection per command vs persistent",
