@@ -11,10 +11,13 @@ Made to boot fast under TCG (:data:`GUEST_FILES`, :data:`MASKED`): the initramfs
 waits for it), cloud-init reading only the NoCloud seed and running only the modules its
 user-data uses, all in its ``init`` stage (before sshd starts): no ``init-local`` or ``config``
 stage. A build VM needs no periodic apt, e2scrub, console getty or DRM.
-The guest trusts the host's CA bundle when the seed carries one: ``ca-certificates.conf`` lists
-none of Debian's certificates, so ``update-ca-certificates`` (run by cloud-init) makes the bundle
-from the seeded one alone instead of forking four programs for each of Debian's ~140 (a minute
-under TCG); the hashed links of Debian's certificates in ``/etc/ssl/certs`` stay.
+The seed's CA bundle (the host's) costs no minute under TCG. Debian's certificates move into one
+file, ``/usr/local/share/ca-certificates/debian.crt``, and ``ca-certificates.conf`` lists none, so
+the ``update-ca-certificates`` that cloud-init runs makes ``ca-certificates.crt`` (Debian's and the
+seeded ones, as before) from two files instead of forking four programs for each of ~140
+certificates; and as the image already holds the two files' links in ``/etc/ssl/certs``, nothing
+is added there, so the script skips its ``test`` per link and ``openssl rehash`` (which skips a
+many-certificate file anyway). Debian's certificates keep their own hashed links.
 """
 
 from __future__ import annotations
@@ -85,9 +88,15 @@ GUEST_FILES = {
     "etc/systemd/network/20-eth0.network": "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n",
     "etc/resolv.conf": "nameserver 10.0.2.3\n",
     "etc/default/locale": "LANG=C.UTF-8\n",
-    "etc/ca-certificates.conf": "# workbench: the seeded CA bundle only (debian.py)\n",
+    "etc/ca-certificates.conf": "# workbench: Debian's are in /usr/local/share (debian.py)\n",
 }
 """Written over the installed tree (paths relative to its root)."""
+DEBIAN_CAS = "usr/local/share/ca-certificates/debian.crt"
+CA_LINKS = {
+    "etc/ssl/certs/debian.pem": f"/{DEBIAN_CAS}",
+    "etc/ssl/certs/cloud-init-ca-certs.pem": "/usr/share/ca-certificates/cloud-init-ca-certs.crt",
+}
+"""The links ``update-ca-certificates`` would add for Debian's and the seeded bundle (above)."""
 MASKED = (
     "cloud-init-local.service",
     "cloud-config.service",
@@ -119,10 +128,11 @@ def unshare_helper(argv: list[str]) -> list[str]:
 
 
 def guest_files_tar() -> bytes:
-    """:data:`GUEST_FILES` and the :data:`MASKED` links as a tar owned by root (pure)."""
+    """:data:`GUEST_FILES`, :data:`CA_LINKS` and the :data:`MASKED` links as a tar owned by root
+    (pure)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        links = {f"etc/systemd/system/{unit}": "/dev/null" for unit in MASKED}
+        links = {**CA_LINKS, **{f"etc/systemd/system/{unit}": "/dev/null" for unit in MASKED}}
         for name, text in [*GUEST_FILES.items(), *links.items()]:
             info = tarfile.TarInfo(name)
             info.mtime = tree.EPOCH
@@ -143,6 +153,7 @@ def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool) -> list[str]:
         'echo "/dev/vda / ext4 defaults 0 1" > "$1/etc/fstab"',
         f'echo {HOSTNAME} > "$1/etc/hostname"',
         'rm -f "$1"/etc/ssh/ssh_host_*',
+        f'cp "$1/etc/ssl/certs/ca-certificates.crt" "$1/{DEBIAN_CAS}"',
         f"tar-in {files} /",
         'chroot "$1" systemctl enable systemd-networkd.service',
     )
