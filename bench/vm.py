@@ -37,18 +37,38 @@ from pathlib import Path
 
 from bench.common import Row, main, row, seconds
 from workbench.errors import VmError
+from workbench.lifecycle.baseline import seed_instance
 from workbench.vm import keys, qemu, seed
 from workbench.vm.images import BootImage, ensure_image
-from workbench.vm.instance import InstanceDir
+from workbench.vm.instance import InstanceDir, InstanceState
 from workbench.vm.runtime import LOGIN_USER, Instance, destroy
 from workbench.vm.ssh import SshExecutor, known_hosts_line, wait_banner
 
 
+@dataclass(frozen=True)
+class Guest:
+    """What a benchmark boots: the image, its RAM and CPUs."""
+
+    image: BootImage
+    memory: str
+    cpus: int
+
+    def instance(self, project: Path, instances: Path) -> Instance:
+        return Instance(
+            project,
+            image=self.image,
+            memory=self.memory,
+            cpus=self.cpus,
+            instances=instances,
+            notify=print,
+        )
+
+
 def to_first_command(
-    project: Path, image: BootImage, instances: Path, *, memory: str, cpus: int, warm: bool
+    project: Path, guest: Guest, instances: Path, *, warm: bool
 ) -> tuple[float, Instance]:
     """Seconds from ``up()`` to the end of the first command (``true``); the instance stays up."""
-    vm = Instance(project, image=image, memory=memory, cpus=cpus, instances=instances, notify=print)
+    vm = guest.instance(project, instances)
     start = time.monotonic()
     vm.up()
     vm.exec(["true"], check=True)
@@ -60,32 +80,25 @@ def to_first_command(
 
 
 def workbench_round(
-    project: Path, image: BootImage, instances: Path, *, memory: str, cpus: int
+    project: Path, guest: Guest, instances: Path
 ) -> tuple[float, float, float, Instance]:
     """Seconds to the first command: a new instance's cold boot, an existing instance's cold
     boot, a warm start; the warm instance stays up."""
-    new, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=False)
+    new, vm = to_first_command(project, guest, instances, warm=False)
     vm.down()
-    cold, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=False)
+    cold, vm = to_first_command(project, guest, instances, warm=False)
     vm.down(save=True)
-    warm, vm = to_first_command(project, image, instances, memory=memory, cpus=cpus, warm=True)
+    warm, vm = to_first_command(project, guest, instances, warm=True)
     return new, cold, warm, vm
 
 
-def debian_round(project: Path, instances: Path) -> tuple[float, float]:
-    """Seconds to the first command of a new debian-12 instance (cold boot, cloud-init's first
-    boot), then of its warm start; the instance is cleaned after."""
-    image = ensure_image("debian-12")
-
-    def start(warm: bool) -> tuple[float, Instance]:
-        return to_first_command(
-            project, image, instances, memory=DEBIAN_MEMORY, cpus=DEBIAN_CPUS, warm=warm
-        )
-
-    new, vm = start(False)
+def debian_round(project: Path, guest: Guest, instances: Path) -> tuple[float, float]:
+    """Seconds to the first command of a new instance (cold boot: cloud-init's first boot), then
+    of its warm start; the instance is cleaned after."""
+    new, vm = to_first_command(project, guest, instances, warm=False)
     try:
         vm.down(save=True)
-        warm, vm = start(True)
+        warm, vm = to_first_command(project, guest, instances, warm=True)
     finally:
         vm.clean()
     return new, warm
@@ -115,9 +128,7 @@ def bare_round(argv: list[str], workdir: Path, image: BootImage) -> float:
         proc.wait()
 
 
-def bare_setup(
-    workdir: Path, image: BootImage, project: Path, *, accel: str, memory: int, cpus: int
-) -> list[str]:
+def bare_setup(workdir: Path, image: BootImage, project: Path, state: InstanceState) -> list[str]:
     """Keys, seed and the qemu command line for the bare runs (prepared outside the timing)."""
     workdir.mkdir(parents=True, exist_ok=True)
     authorized = keys.generate_ed25519(workdir / "ssh_key", "bench")
@@ -147,9 +158,9 @@ def bare_setup(
             serial_log=workdir / "serial.log",
             ssh_port=port,
             project=project,
-            accel=accel,
-            memory_mib=memory,
-            cpus=cpus,
+            accel=state.accel or "tcg",
+            memory_mib=state.memory_mib,
+            cpus=state.cpus,
             binary=qemu.binary_for(image.arch),
         )
     )
@@ -207,24 +218,13 @@ def ssh_ms_per_command(vm: Instance, commands: int) -> tuple[float, float]:
     return 1000 * sum(t[0] for t in times) / commands, 1000 * sum(t[1] for t in times) / commands
 
 
-def rekey_round(
-    base: Instance, image: BootImage, root: Path, *, memory: str, cpus: int
-) -> tuple[float, float]:
+def rekey_round(base: Instance, guest: Guest, root: Path) -> tuple[float, float]:
     """Seconds to the first command of two copies of the saved ``base``: re-keyed, not."""
-    from workbench.lifecycle.baseline import seed_instance
-
     times = []
     for name in ("rekeyed", "base-keys"):
         project = root / "projects" / name
         project.mkdir(parents=True, exist_ok=True)
-        copy = Instance(
-            project,
-            image=image,
-            memory=memory,
-            cpus=cpus,
-            instances=root / "instances",
-            notify=print,
-        )
+        copy = guest.instance(project, root / "instances")
         seed_instance(base.dir, copy.dir, project)
         if name == "base-keys":
             copy.dir.rekey_marker.unlink()
@@ -252,7 +252,7 @@ class Results:
     accel: str = "?"
 
 
-def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Results:
+def measure(guest: Guest, debian: Guest, *, rounds: int, turns: int, size_mib: int) -> Results:
     """Run the rounds (cold, warm, then in the warm guest ``turns`` of 9p reads and SSH commands
     each, then bare qemu) and collect the timings."""
     results = Results()
@@ -264,10 +264,8 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
         argv: list[str] = []
         try:
             for _ in range(rounds):
-                new, cold, warm, vm = workbench_round(
-                    project, image, root / "instances", memory=MEMORY, cpus=CPUS
-                )
-                results.new.append(new)
+                first, cold, warm, vm = workbench_round(project, guest, root / "instances")
+                results.new.append(first)
                 results.cold.append(cold)
                 results.warm.append(warm)
                 for _ in range(turns):
@@ -281,23 +279,14 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
                 assert state.accel is not None
                 results.accel = state.accel
                 vm.down(save=True)
-                rekeyed, base_keys = rekey_round(
-                    vm, image, root / "copies", memory=MEMORY, cpus=CPUS
-                )
+                rekeyed, base_keys = rekey_round(vm, guest, root / "copies")
                 results.rekeyed.append(rekeyed)
                 results.base_keys.append(base_keys)
                 vm.clean()
                 if not argv:
-                    argv = bare_setup(
-                        root / "bare",
-                        image,
-                        project,
-                        accel=state.accel,
-                        memory=state.memory_mib,
-                        cpus=state.cpus,
-                    )
-                results.bare.append(bare_round(argv, root / "bare", image))
-                debian_new, debian_warm = debian_round(project, root / "instances")
+                    argv = bare_setup(root / "bare", guest.image, project, state)
+                results.bare.append(bare_round(argv, root / "bare", guest.image))
+                debian_new, debian_warm = debian_round(project, debian, root / "instances")
                 results.debian_new.append(debian_new)
                 results.debian_warm.append(debian_warm)
         finally:  # never leave a qemu behind, even when a round fails
@@ -309,7 +298,13 @@ def measure(image: BootImage, *, rounds: int, turns: int, size_mib: int) -> Resu
 def rows(quick: bool) -> list[Row]:
     """Cold vs warm, cold vs bare, 9p msize 512000 vs 8192, SSH new connection vs persistent."""
     rounds, turns, size_mib = (1, 3, 64) if quick else (3, 3, 256)
-    r = measure(ensure_image(IMAGE), rounds=rounds, turns=turns, size_mib=size_mib)
+    r = measure(
+        Guest(ensure_image(IMAGE), MEMORY, CPUS),
+        Guest(ensure_image("debian-12"), DEBIAN_MEMORY, DEBIAN_CPUS),
+        rounds=rounds,
+        turns=turns,
+        size_mib=size_mib,
+    )
     guest = f"{IMAGE} guest, {MEMORY}, {CPUS} CPU, {r.accel}"
     cold = ("cold", r.cold)
     return [

@@ -238,9 +238,7 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
                 path.unlink()
             busybox.unlink()
         with session.step("disk image"):
-            disk_mod.make_disk(
-                session, rootfs, out, size_mib=DISK_MIB, digest=recipe.digest, wrap=inside
-            )
+            disk_mod.make_disk(session, rootfs, out, recipe, inside)
     finally:
         if rootfs.exists():
             run(["rm", "-rf", str(rootfs)])

@@ -231,12 +231,7 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
             tree.set_times(rootfs)
         with session.step("disk image"):
             disk_mod.make_disk(
-                session,
-                rootfs,
-                out,
-                size_mib=DISK_MIB,
-                digest=recipe.digest,
-                wrap=None if os.geteuid() == 0 else _as_root,
+                session, rootfs, out, recipe, None if os.geteuid() == 0 else _as_root
             )
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
