@@ -32,6 +32,24 @@ def test_debian_12_with_cloud_init(vm_env: VmEnv) -> None:
         # the host's CA bundle, installed by cloud-init's ca_certs module
         cas = vm.exec(["find", "/usr/share/ca-certificates", "/usr/local/share/ca-certificates"])
         assert "/cloud-init-ca-cert" in cas.stdout
+        # the bundle holds Debian's certificates and the seeded ones (builders/debian.py)
+        count = "grep -c 'BEGIN CERTIFICATE' "
+        counts = vm.exec(
+            [
+                "sh",
+                "-c",
+                f"{count} /etc/ssl/certs/ca-certificates.crt;"
+                f"{count} /usr/local/share/ca-certificates/debian.crt;"
+                f"{count} /usr/share/ca-certificates/cloud-init-ca-certs.crt",
+            ]
+        )
+        bundle, debian, seeded = (int(n) for n in counts.stdout.split())
+        assert debian > 100
+        assert seeded > 0
+        assert bundle == debian + seeded
+        # a build VM's boot: cloud-init's config stage and periodic apt do not run
+        masked = vm.exec(["systemctl", "is-enabled", "cloud-config.service", "apt-daily.timer"])
+        assert masked.stdout.split() == ["masked", "masked"]
         user = vm.exec(["id", image.user])
         assert user.exit_status == 0
         refused = vm.exec(["sh", "-c", "echo from the guest > /project/out.txt"])

@@ -16,6 +16,7 @@ import os
 import socket
 import stat
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,13 +25,14 @@ from pathlib import Path
 
 import paramiko
 import pytest
+import yaml
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from workbench import dirs
 from workbench.errors import SourceError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import image_index, images, keys, seed
-from workbench.vm.builders import debian, tiny, tree
+from workbench.vm.builders import debian, initramfs, tiny, tree
 from workbench.vm.builders.recipe import Recipe, sha256_file
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.download import RemoteFile, download
@@ -316,7 +318,7 @@ def test_unknown_image_is_a_usage_error(cache: Path) -> None:
 
 
 def test_load_order_puts_dependencies_first() -> None:
-    modules = tiny.parse_modules_dep(
+    modules = initramfs.parse_modules_dep(
         "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/fscache/fscache.ko "
         "kernel/fs/netfs/netfs.ko\n"
         "kernel/net/9p/9pnet.ko:\n"
@@ -325,12 +327,12 @@ def test_load_order_puts_dependencies_first() -> None:
         "kernel/arch/x86/crypto/crc32c-intel.ko:\n"
     )
     assert modules["crc32c_intel"].path == "kernel/arch/x86/crypto/crc32c-intel.ko"
-    order = tiny.load_order(("9p", "crc32c_intel"), modules)
+    order = initramfs.load_order(("9p", "crc32c_intel"), modules)
     assert order.index("netfs") < order.index("fscache") < order.index("9p")
     assert order.index("9pnet") < order.index("9p")
     assert sorted(order) == sorted(modules)
     with pytest.raises(VmError, match="kernel module virtio_gpu not found"):
-        tiny.load_order(("virtio_gpu",), modules)
+        initramfs.load_order(("virtio_gpu",), modules)
 
 
 def test_parse_ldd() -> None:
@@ -399,14 +401,63 @@ def test_recipe_digest_follows_its_inputs() -> None:
 
 
 def test_mmdebstrap_command_line() -> None:
-    argv = debian.mmdebstrap_argv(Path("/x/rootfs"), root=True)
+    argv = debian.mmdebstrap_argv(Path("/x/rootfs"), Path("/x/files.tar"), root=True)
     assert argv[:4] == ["mmdebstrap", "--mode=root", "--variant=apt", "--format=directory"]
     assert argv[-3:] == ["bookworm", "/x/rootfs", "http://deb.debian.org/debian"]
     include = next(a for a in argv if a.startswith("--include=")).split("=", 1)[1].split(",")
     for package in ("cloud-init", "e2fsprogs", "locales", "build-essential", "sudo", "python3-apt"):
         assert package in include
+    assert "busybox-static" in include  # the initramfs's shell
     assert any("ssh_host_" in a and "rm -f" in a for a in argv)
-    assert "--mode=unshare" in debian.mmdebstrap_argv(Path("/x"), root=False)
+    assert "--customize-hook=tar-in /x/files.tar /" in argv
+    assert "--mode=unshare" in debian.mmdebstrap_argv(Path("/x"), Path("/f"), root=False)
+
+
+def test_debian_guest_files_tar_is_owned_by_root() -> None:
+    with tarfile.open(fileobj=io.BytesIO(debian.guest_files_tar())) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert all(m.uid == 0 and m.gid == 0 for m in members.values())
+        cfg = tar.extractfile(members["etc/cloud/cloud.cfg.d/90-workbench.cfg"])
+        assert cfg is not None
+        assert yaml.safe_load(cfg.read())["datasource_list"] == ["NoCloud", "None"]
+    masked = members["etc/systemd/system/cloud-init-local.service"]
+    assert (masked.issym(), masked.linkname) == (True, "/dev/null")
+    assert debian.guest_files_tar() == debian.guest_files_tar()  # reproducible
+
+
+SEED_KEY_MODULES = {
+    "users": "users-groups",
+    "disable_root": "ssh",
+    "ssh_authorized_keys": "ssh",
+    "ssh_pwauth": "set-passwords",
+    "ssh_deletekeys": "ssh",
+    "ssh_genkeytypes": "ssh",
+    "ssh_keys": "ssh",
+    "locale": "locale",
+    "manage_etc_hosts": "update_etc_hosts",
+    "ca_certs": "ca-certs",
+}
+"""Which cloud-init module reads each user-data key the seed writes (cloud-init 22.4 docs)."""
+
+
+def test_debian_cloud_init_runs_every_module_the_seed_needs() -> None:
+    cfg = seed.SeedConfig(
+        instance_id="i-1",
+        hostname="h",
+        user="workbench",
+        authorized_key="ssh-ed25519 AAAA user",
+        host_private_key="-----BEGIN OPENSSH PRIVATE KEY-----\nx\n",
+        host_public_key="ssh-ed25519 AAAA host",
+        ca_bundle="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    cloud = yaml.safe_load(debian.CLOUD_CFG)
+    modules = cloud["cloud_init_modules"]
+    assert set(seed.user_data_dict(cfg)) <= set(SEED_KEY_MODULES)
+    assert {SEED_KEY_MODULES[key] for key in seed.user_data_dict(cfg)} <= set(modules)
+    assert {"set_hostname", "update_hostname", "resizefs"} <= set(modules)  # meta-data, disk
+    # the init stage runs them all, before sshd: no config stage (masked), nothing after
+    assert cloud["cloud_config_modules"] == []
+    assert "cloud-config.service" in debian.MASKED
 
 
 # -- slow: real builds and boots -----------------------------------------------------------------

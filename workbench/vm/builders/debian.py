@@ -2,19 +2,39 @@
 
 mmdebstrap runs in ``root`` mode as root and in ``unshare`` mode otherwise; in unshare mode the
 tree's owners are only right inside mmdebstrap's user namespace, so the steps that read the tree
-(copying the kernel out, ``mkfs.ext4 -d``, removing it) run through ``mmdebstrap
+(copying the kernel and modules out, ``mkfs.ext4 -d``, removing it) run through ``mmdebstrap
 --unshare-helper`` into files created writable beforehand. The image's SSH host keys are deleted:
 cloud-init installs the seeded one on first boot.
+
+Made to boot fast under TCG (:data:`GUEST_FILES`, :data:`MASKED`): the initramfs of
+:mod:`~workbench.vm.builders.initramfs` (no udev); eth0 by systemd-networkd's DHCP, which nothing
+waits for, the DNS server fixed at qemu user networking's 10.0.2.3; cloud-init reading only the
+NoCloud seed and running only the modules its user-data uses, all in its ``init`` stage (before
+sshd starts): no ``init-local`` or ``config`` stage. The kernel command line (``images.json``)
+adds ``quiet`` (errors and panics still reach serial.log) and ``mitigations=off``: the guest's
+processes all belong to the one build, the VM is the boundary (docs/security.md). A build VM
+needs no periodic apt, e2scrub, console getty or DRM, and no message of the day: ``pam_motd`` ran
+``/etc/update-motd.d`` at every SSH login (0.4 s under TCG).
+The seed's CA bundle (the host's) costs no minute under TCG. Debian's certificates move into one
+file, ``/usr/local/share/ca-certificates/debian.crt``, and ``ca-certificates.conf`` lists none, so
+the ``update-ca-certificates`` that cloud-init runs makes ``ca-certificates.crt`` (Debian's and the
+seeded ones, as before) from two files instead of forking four programs for each of ~140
+certificates; and as the image already holds the two files' links in ``/etc/ssl/certs``, nothing
+is added there, so the script skips its ``test`` per link and ``openssl rehash`` (which skips a
+many-certificate file anyway). Debian's certificates keep their own hashed links.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 from workbench.errors import VmError
 from workbench.vm.builders import disk as disk_mod
+from workbench.vm.builders import initramfs, tree
 from workbench.vm.builders import recipe as recipe_mod
 from workbench.vm.builders.recipe import Recipe, files_digest
 from workbench.vm.builders.session import BuildSession
@@ -36,8 +56,6 @@ PACKAGES = (
     "udev",
     "linux-image-amd64",
     "initramfs-tools",
-    "ifupdown",
-    "isc-dhcp-client",
     "sudo",
     "dbus",
     "netbase",
@@ -46,13 +64,66 @@ PACKAGES = (
     "squashfs-tools",
     "python3-apt",
     "openssh-sftp-server",
+    # the initramfs's shell (initramfs.py)
+    "busybox-static",
 )
 HOSTNAME = "workbench"
-CLOUD_CFG = "datasource_list: [NoCloud, None]"
-"""Only look for the seed: skips probing for other clouds on every boot."""
+CLOUD_CFG = """\
+# workbench: only the NoCloud seed, only the modules its user-data uses, all before sshd starts
+datasource_list: [NoCloud, None]
+network: {config: disabled}
+cloud_init_modules:
+  - resizefs
+  - set_hostname
+  - update_hostname
+  - update_etc_hosts
+  - ca-certs
+  - users-groups
+  - ssh
+  - locale
+  - set-passwords
+cloud_config_modules: []
+cloud_final_modules: [final-message]
+"""
+"""Every boot: no probing for other clouds, no network config (eth0 is the image's), the disk
+grown to its size; first boot: hostname, hosts, CAs, users, SSH keys, locale, no passwords."""
+GUEST_FILES = {
+    "etc/cloud/cloud.cfg.d/90-workbench.cfg": CLOUD_CFG,
+    "etc/systemd/network/20-eth0.network": "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n",
+    "etc/resolv.conf": "nameserver 10.0.2.3\n",
+    "etc/default/locale": "LANG=C.UTF-8\n",
+    "etc/ca-certificates.conf": "# workbench: Debian's are in /usr/local/share (debian.py)\n",
+}
+"""Written over the installed tree (paths relative to its root)."""
+DEBIAN_CAS = "usr/local/share/ca-certificates/debian.crt"
+CA_LINKS = {
+    "etc/ssl/certs/debian.pem": f"/{DEBIAN_CAS}",
+    "etc/ssl/certs/cloud-init-ca-certs.pem": "/usr/share/ca-certificates/cloud-init-ca-certs.crt",
+}
+"""The links ``update-ca-certificates`` would add for Debian's and the seeded bundle (above)."""
+MASKED = (
+    "cloud-init-local.service",
+    "cloud-config.service",
+    "systemd-networkd-wait-online.service",
+    "e2scrub_reap.service",
+    "e2scrub_all.timer",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "getty@tty1.service",
+    "modprobe@drm.service",
+)
+"""systemd units the build VM does not run."""
 DISK_MIB = 8192
 STEPS = ("mmdebstrap", "kernel and initrd", "disk image")
-SOURCES = (Path(__file__), Path(disk_mod.__file__), Path(recipe_mod.__file__))
+SOURCES = (
+    Path(__file__),
+    Path(disk_mod.__file__),
+    Path(recipe_mod.__file__),
+    Path(initramfs.__file__),
+    initramfs.INIT,
+)
+BUSYBOX = "bin/busybox"
+MODULES = "lib/modules"
 
 
 def unshare_helper(argv: list[str]) -> list[str]:
@@ -60,13 +131,36 @@ def unshare_helper(argv: list[str]) -> list[str]:
     return ["mmdebstrap", "--unshare-helper", *argv]
 
 
-def mmdebstrap_argv(rootfs: Path, *, root: bool) -> list[str]:
-    """The mmdebstrap command line that creates the guest tree in ``rootfs`` (pure)."""
+def guest_files_tar() -> bytes:
+    """:data:`GUEST_FILES`, :data:`CA_LINKS` and the :data:`MASKED` links as a tar owned by root
+    (pure)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        links = {**CA_LINKS, **{f"etc/systemd/system/{unit}": "/dev/null" for unit in MASKED}}
+        for name, text in [*GUEST_FILES.items(), *links.items()]:
+            info = tarfile.TarInfo(name)
+            info.mtime = tree.EPOCH
+            if name in links:
+                info.type, info.linkname = tarfile.SYMTYPE, text
+                tar.addfile(info)
+            else:
+                data = text.encode()
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool) -> list[str]:
+    """The mmdebstrap command line that creates the guest tree in ``rootfs``, with the tar
+    ``files`` (:func:`guest_files_tar`) unpacked over it (pure)."""
     hooks = (
         'echo "/dev/vda / ext4 defaults 0 1" > "$1/etc/fstab"',
         f'echo {HOSTNAME} > "$1/etc/hostname"',
         'rm -f "$1"/etc/ssh/ssh_host_*',
-        f'echo "{CLOUD_CFG}" > "$1/etc/cloud/cloud.cfg.d/90-workbench.cfg"',
+        'sed -i "/pam_motd/d" "$1/etc/pam.d/sshd"',
+        f'cp "$1/etc/ssl/certs/ca-certificates.crt" "$1/{DEBIAN_CAS}"',
+        f"tar-in {files} /",
+        'chroot "$1" systemctl enable systemd-networkd.service',
     )
     return [
         "mmdebstrap",
@@ -113,22 +207,38 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
     def run(argv: list[str]) -> None:
         session.run(inside(argv) if inside else argv)
 
+    def copy_out(path: Path, dest: Path) -> Path:
+        """``path`` of the guest tree copied to ``dest`` (ours, readable)."""
+        run(["cp", str(path), str(disk_mod.scratch_file(dest, shared=not root))])
+        dest.chmod(0o644)
+        return dest
+
     rootfs = out / "rootfs"
     try:
         with session.step("mmdebstrap"):
-            session.run(mmdebstrap_argv(rootfs, root=root))
+            files = out / "guest-files.tar"
+            files.write_bytes(guest_files_tar())
+            session.run(mmdebstrap_argv(rootfs, files, root=root))
+            files.unlink()
         with session.step("kernel and initrd"):
-            for prefix, name in (("vmlinuz-", "vmlinuz"), ("initrd.img-", "initrd.img")):
-                found = sorted((rootfs / "boot").glob(prefix + "*"))
-                if not found:
-                    session.fail(f"no /boot/{prefix}* in the guest tree")
-                dest = disk_mod.scratch_file(out / name, shared=not root)
-                run(["cp", str(found[-1]), str(dest)])
-                dest.chmod(0o644)
+            kernels = sorted((rootfs / "boot").glob("vmlinuz-*"))
+            if not kernels:
+                session.fail("no /boot/vmlinuz-* in the guest tree")
+            copy_out(kernels[-1], out / "vmlinuz")
+            release = kernels[-1].name.removeprefix("vmlinuz-")
+            modules_dir = rootfs / MODULES / release
+            depends = copy_out(modules_dir / "modules.dep", out / "modules.dep")
+            modules = initramfs.parse_modules_dep(depends.read_text())
+            depends.unlink()
+            order = initramfs.load_order(initramfs.ROOT_MODULES, modules)
+            copies = [(m, copy_out(modules_dir / modules[m].path, out / f"{m}.ko")) for m in order]
+            busybox = copy_out(rootfs / BUSYBOX, out / "busybox")
+            (out / "initrd.img").write_bytes(tree.cpio_newc(initramfs.entries(busybox, copies)))
+            for _, path in copies:
+                path.unlink()
+            busybox.unlink()
         with session.step("disk image"):
-            disk_mod.make_disk(
-                session, rootfs, out, size_mib=DISK_MIB, digest=recipe.digest, wrap=inside
-            )
+            disk_mod.make_disk(session, rootfs, out, recipe, inside)
     finally:
         if rootfs.exists():
             run(["rm", "-rf", str(rootfs)])

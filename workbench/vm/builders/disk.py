@@ -12,8 +12,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from workbench.vm.builders.recipe import Recipe
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.builders.tree import EPOCH
+
+LABEL = "rootfs"
 
 
 def fs_uuid(digest: str) -> str:
@@ -54,20 +57,19 @@ def make_disk(
     session: BuildSession,
     rootfs: Path,
     out: Path,
-    *,
-    size_mib: int,
-    digest: str,
-    label: str = "rootfs",
+    recipe: Recipe,
     wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
-    """Write ``out/disk.qcow2`` holding an ext4 filesystem with the contents of ``rootfs``.
+    """Write ``out/disk.qcow2`` holding an ext4 filesystem with the contents of ``rootfs``, of
+    the size the recipe's ``disk_mib`` input says, its UUID from the recipe's digest.
 
     ``wrap`` runs mkfs where ``rootfs`` can be read with its true owners (a user namespace).
     """
     disk = out / "disk.qcow2"
     raw = scratch_file(out / "disk.raw", shared=wrap is not None)
     env = {**os.environ, "E2FSPROGS_FAKE_TIME": str(EPOCH)}
-    mkfs = mkfs_argv(rootfs, raw, size_mib=size_mib, label=label, digest=digest)
+    size_mib = int(recipe.inputs["disk_mib"])
+    mkfs = mkfs_argv(rootfs, raw, size_mib=size_mib, label=LABEL, digest=recipe.digest)
     try:
         session.run(wrap(mkfs) if wrap else mkfs, env=env)
         session.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(disk)])

@@ -1,10 +1,11 @@
 """The ``tiny`` image: the host's Debian kernel, busybox, dropbear and sftp-server on a small ext4.
 
-Boot: a cpio initramfs (``tiny-initrd.sh``) loads the virtio and ext4 modules and switch_roots to
-``/dev/vda``; busybox init runs ``tiny-boot.sh`` (mounts, network by udhcpc, the NoCloud seed for
-the authorized key and the pinned host key, 9p modules) and keeps dropbear running
-(``tiny-sshd.sh``). Everything comes from host files, listed by :func:`find_inputs`; the pure
-functions :func:`initrd_entries` and :func:`rootfs_entries` describe the two trees.
+Boot: the cpio initramfs of :mod:`~workbench.vm.builders.initramfs` loads the virtio and ext4
+modules and switch_roots to ``/dev/vda``; busybox init runs ``tiny-boot.sh`` (mounts, network by
+udhcpc, the NoCloud seed for the authorized key and the pinned host key, 9p modules) and keeps
+dropbear running (``tiny-sshd.sh``). Everything comes from host files, listed by
+:func:`find_inputs`; the pure functions :func:`initrd_modules` and :func:`rootfs_entries` describe
+the two trees.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from pathlib import Path
 
 from workbench.errors import VmError
 from workbench.vm.builders import disk as disk_mod
+from workbench.vm.builders import initramfs, tree
 from workbench.vm.builders import recipe as recipe_mod
-from workbench.vm.builders import tree
+from workbench.vm.builders.initramfs import ROOT_MODULES, Module, load_order, parse_modules_dep
 from workbench.vm.builders.recipe import Recipe, files_digest, sha256_file
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.builders.tree import Entry, directory, host_file, symlink, text_file
 
 HERE = Path(__file__).parent
 SCRIPTS = {
-    "initrd": HERE / "tiny-initrd.sh",
     "boot": HERE / "tiny-boot.sh",
     "sshd": HERE / "tiny-sshd.sh",
     "udhcpc": HERE / "tiny-udhcpc.sh",
@@ -35,13 +36,13 @@ SCRIPTS = {
 SOURCES = (
     Path(__file__),
     Path(tree.__file__),
+    Path(initramfs.__file__),
+    initramfs.INIT,
     Path(disk_mod.__file__),
     Path(recipe_mod.__file__),
     *SCRIPTS.values(),
 )
 
-ROOT_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4")
-"""Loaded by the initramfs, in this order (with their dependencies first)."""
 GUEST_MODULES = ("virtio_net", "isofs", "9pnet_virtio", "9p", "button", "evdev")
 """Loaded by the real init (``tiny-boot.sh``); 9p brings netfs and fscache."""
 MODULE_INDEXES = ("modules.order", "modules.builtin", "modules.builtin.modinfo")
@@ -66,14 +67,6 @@ OS_RELEASE = 'NAME="workbench tiny"\nID=workbench-tiny\nPRETTY_NAME="workbench t
 
 
 @dataclass(frozen=True)
-class Module:
-    """A kernel module: its path under ``/lib/modules/RELEASE`` and the modules it needs."""
-
-    path: str
-    deps: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class HostInputs:
     """Everything the tiny image is made of, found on the host."""
 
@@ -86,42 +79,6 @@ class HostInputs:
     @property
     def modules_dir(self) -> Path:
         return Path("/lib/modules") / self.release
-
-
-def module_name(path: str) -> str:
-    """``kernel/fs/9p/9p.ko`` -> ``9p``; dashes become underscores, as the kernel does."""
-    return Path(path).name.split(".ko")[0].replace("-", "_")
-
-
-def parse_modules_dep(text: str) -> dict[str, Module]:
-    """Parse a ``modules.dep`` file into modules by name."""
-    modules = {}
-    for line in text.splitlines():
-        if ":" not in line:
-            continue
-        path, _, deps = line.partition(":")
-        modules[module_name(path)] = Module(path, tuple(module_name(d) for d in deps.split()))
-    return modules
-
-
-def load_order(wanted: tuple[str, ...], modules: dict[str, Module]) -> list[str]:
-    """``wanted`` and their dependencies, each after everything it needs."""
-    order: list[str] = []
-
-    def visit(name: str, chain: tuple[str, ...]) -> None:
-        if name in order:
-            return
-        if name not in modules:
-            raise VmError(f"kernel module {name} not found", hint="install linux-image-amd64")
-        if name in chain:
-            raise VmError(f"kernel module dependency loop: {' -> '.join((*chain, name))}")
-        for dep in modules[name].deps:
-            visit(dep, (*chain, name))
-        order.append(name)
-
-    for name in wanted:
-        visit(name, ())
-    return order
 
 
 _LDD_LINE = re.compile(r"(?:\S+ => )?(/\S+) \(0x[0-9a-f]+\)")
@@ -196,25 +153,10 @@ def recipe(inputs: HostInputs | None = None) -> Recipe:
     )
 
 
-def initrd_entries(inputs: HostInputs) -> list[Entry]:
-    """The initramfs: busybox, ``/init``, the root disk's modules and their load order."""
+def initrd_modules(inputs: HostInputs) -> list[tuple[str, Path]]:
+    """The root disk's modules on the host, in load order."""
     order = load_order(ROOT_MODULES, inputs.modules)
-    entries = [
-        directory("/bin"),
-        directory("/dev"),
-        Entry("/dev/console", "chardev", 0o600, major=5, minor=1),
-        directory("/proc"),
-        directory("/sys"),
-        directory("/newroot"),
-        host_file("/bin/busybox", BUSYBOX, 0o755),
-        host_file("/init", SCRIPTS["initrd"], 0o755),
-    ]
-    entries += [
-        host_file(f"/modules/{m}.ko", inputs.modules_dir / inputs.modules[m].path, 0o644)
-        for m in order
-    ]
-    entries.append(text_file("/modules/order", "".join(f"{m}.ko\n" for m in order)))
-    return entries
+    return [(m, inputs.modules_dir / inputs.modules[m].path) for m in order]
 
 
 def rootfs_entries(inputs: HostInputs) -> list[Entry]:
@@ -278,7 +220,9 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
     inputs = find_inputs()
     with session.step("initramfs"):
         shutil.copyfile(inputs.kernel, out / "vmlinuz")
-        (out / "initrd.img").write_bytes(tree.cpio_newc(initrd_entries(inputs)))
+        (out / "initrd.img").write_bytes(
+            tree.cpio_newc(initramfs.entries(BUSYBOX, initrd_modules(inputs)))
+        )
     rootfs = out / "rootfs"
     try:
         with session.step("root filesystem"):
@@ -287,12 +231,7 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
             tree.set_times(rootfs)
         with session.step("disk image"):
             disk_mod.make_disk(
-                session,
-                rootfs,
-                out,
-                size_mib=DISK_MIB,
-                digest=recipe.digest,
-                wrap=None if os.geteuid() == 0 else _as_root,
+                session, rootfs, out, recipe, None if os.geteuid() == 0 else _as_root
             )
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)

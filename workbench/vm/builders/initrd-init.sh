@@ -1,6 +1,6 @@
 #!/bin/busybox sh
-# tiny guest, stage 1 (the initramfs /init): load the modules the root disk needs, mount root=
-# and switch_root to its /sbin/init. Exiting here panics the kernel, which qemu's log shows.
+# The initramfs /init of the tiny and debian-12 guests: load the modules the root disk needs,
+# mount root= and switch_root to its /sbin/init. Exiting here panics the kernel, which qemu's log shows.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /newroot
