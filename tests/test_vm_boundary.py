@@ -281,7 +281,7 @@ def test_a_failing_guest_command_in_a_warm_start_is_a_vm_error_and_frees_the_cli
         vm.up()
         vm.down(save=True)
         broken = (["sh", "-c", "echo the clock broke >&2; exit 3"],)
-        monkeypatch.setattr(launch, "AFTER_LOAD", broken)
+        monkeypatch.setattr(launch, "after_load", lambda _now: broken)
         with pytest.raises(VmError, match="the clock broke") as caught:
             vm.up()
         assert type(caught.value) is VmError

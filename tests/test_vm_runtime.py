@@ -242,7 +242,7 @@ def test_snapshot_save_list_load(vm: Instance) -> None:
     assert vm.exec(["cat", "/project/hello.txt"]).stdout == "hello from the host\n"
     before = time.time()
     guest_now = int(vm.exec(["date", "+%s"]).stdout)
-    # hwclock --hctosys after loadvm: the RTC and `date +%s` have whole seconds (up to 2 s)
+    # the clock set from the host's after loadvm, in whole seconds (up to 2 s behind)
     assert before - 3 <= guest_now <= time.time() + 1
     vm.delete_snapshot("s1")
     assert "s1" not in {s.name for s in vm.snapshots()}

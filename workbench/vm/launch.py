@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -36,7 +37,7 @@ from workbench.vm.lock import ProcessRef
 from workbench.vm.prepare import uses_cloud_init
 from workbench.vm.qmp import Qmp
 from workbench.vm.readiness import Check, port_open, run_checks, wait_banner
-from workbench.vm.snapshots import AFTER_LOAD, WARM, SnapshotTag
+from workbench.vm.snapshots import WARM, SnapshotTag, after_load
 from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState, Phase
 
@@ -242,18 +243,21 @@ class Launcher:
                 timeout_message=f"the guest's SSH server never answered on port {port}",
             ),
             Check("SSH login", logged_in, t.login, "the guest rejected the instance key"),
-            Check(
-                "first-boot setup",
-                ready,
-                t.ready,
-                f"`{' '.join(image.ready_command)}` never succeeded",
-            ),
         ]
-        if boot.warm:
+        if boot.warm:  # the state was saved after its first-boot setup had finished
             checks += [
-                Check("guest clock", guest_run(argv), t.mount, "hwclock failed")
-                for argv in AFTER_LOAD
+                Check("guest clock", guest_run(argv), t.mount, "setting the clock failed")
+                for argv in after_load(time.time())
             ]
+        else:
+            checks.append(
+                Check(
+                    "first-boot setup",
+                    ready,
+                    t.ready,
+                    f"`{' '.join(image.ready_command)}` never succeeded",
+                )
+            )
         if self.config.share_project:
             mode = self.config.share_mode
             checks.append(

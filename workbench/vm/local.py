@@ -324,7 +324,7 @@ class Instance:
         self.close()
         snapshots.load(self.dir, name, state)
         ssh = self._executor()
-        for argv in snapshots.AFTER_LOAD:
+        for argv in snapshots.after_load(time.time()):
             ssh.run(argv, timeout=60, check=True)
         if self.config.share_project:
             self._mount()

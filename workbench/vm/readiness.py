@@ -65,20 +65,29 @@ def run_checks(
     listener(Progress(task, total, total, message="ready", unit="step", finished=True))
 
 
+MAX_GAP = 2.0
+"""The longest wait between two new connections of :func:`wait_banner`, in seconds."""
+
+
 def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
     """The SSH identification line the guest sends on ``port``, or None if none came in time.
 
     Through qemu's user networking a connection made while the guest's network is still down is
     accepted on the host and then hangs, instead of failing. So a fresh connection is opened
-    every ``every`` s while the earlier ones keep waiting; the first banner on any of them wins.
+    after ``every`` s, then after twice as long each time (at most :data:`MAX_GAP`), while the
+    earlier ones keep waiting; the first banner on any of them wins. Backing off matters once
+    sshd listens (after a warm start): every connection makes the guest start an sshd.
     """
     end = time.monotonic() + timeout
     opened_at = 0.0
+    gap = every
     received: dict[socket.socket, bytes] = {}
     with selectors.DefaultSelector() as sel:
         try:
             while (now := time.monotonic()) < end:
-                if now - opened_at >= every:
+                if now - opened_at >= gap:
+                    if opened_at:
+                        gap = min(gap * 2, MAX_GAP)
                     opened_at = now
                     with contextlib.suppress(OSError):
                         sock = socket.create_connection(("127.0.0.1", port), timeout=every)
