@@ -28,14 +28,8 @@ from pathlib import Path
 from workbench import dirs
 from workbench.lifecycle import base_instance, wheelhouse
 from workbench.lifecycle.events import Event, HostFinished
-from workbench.lifecycle.session import (
-    DEFAULT_CPUS,
-    DEFAULT_IMAGE,
-    DEFAULT_MEMORY,
-    BuildOptions,
-    Session,
-    clean,
-)
+from workbench.lifecycle.options import DEFAULT_CPUS, DEFAULT_IMAGE, DEFAULT_MEMORY, BuildOptions
+from workbench.lifecycle.session import Session, clean
 from workbench.lifecycle.steps import Step
 from workbench.vm.config import parse_memory
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bench.build import EXAMPLES, session, wipe
 from bench.common import Row, main, row
-from workbench.lifecycle.session import DEFAULT_IMAGE, clean
+from workbench.lifecycle.options import DEFAULT_IMAGE
+from workbench.lifecycle.session import clean
 from workbench.lifecycle.steps import Step
 
 EXAMPLE = "c-make"

@@ -3,7 +3,7 @@
 A hostile guest controls every byte of the guest runner's stdout and stderr. These tests feed
 lines to the functions the real build uses on the way from the guest to the user: the session's
 line handler (:meth:`Session._guest`, here with the SSH command replaced by one that prints the
-lines: the one fake), its error (:meth:`Session._failure`, ``_spec_error``), ``build.log``, the
+lines: the one fake), its error (``failure.build_error``, ``spec_error``), ``build.log``, the
 terminal printer of ``workbench build`` (plain and ``--json``), the CLI's error report, and the
 build view of notebook 03 (log, timeline, status). Nothing may raise, the terminal may get no
 control character, the notebook no tag the guest wrote. ``test_build_vm.py::
@@ -38,6 +38,7 @@ from workbench.lifecycle.events import (
     StepStarted,
     Unparsed,
 )
+from workbench.lifecycle.failure import build_error
 from workbench.lifecycle.safetext import MAX_LINE, LineSplitter, printable
 from workbench.lifecycle.steps import Step
 from workbench.lifecycle.wire import (
@@ -302,7 +303,8 @@ class Way:
         self.session._error = None
         try:
             if not self.session._guest("run", Step.BUILD):
-                raise self.session._failure()
+                s = self.session
+                raise build_error(s._error, s.project, s.options.step, s._tail, s.machine)
         except WorkbenchError as err:
             report(err)
         out, err = capsys.readouterr()

@@ -28,7 +28,7 @@ from workbench.lifecycle.events import (
 from workbench.lifecycle.guest import COMMANDS, ROOT_COMMANDS, GuestSpec, _parts_error, give
 from workbench.lifecycle.guest import main as guest_main
 from workbench.lifecycle.safetext import LineSplitter
-from workbench.lifecycle.session import shell_hook_command, shell_rc
+from workbench.lifecycle.shell import shell_hook_command, shell_rc
 from workbench.lifecycle.snapyaml import arch_label, snap_file_name, snap_yaml, snap_yaml_data
 from workbench.lifecycle.steps import ShellMode, Situation, Step, plan, step_directory
 from workbench.lifecycle.wire import (

@@ -45,8 +45,9 @@ from workbench.lifecycle.events import (
     StepSkipped,
 )
 from workbench.lifecycle.keepalive import Policy
+from workbench.lifecycle.options import BuildOptions
 from workbench.lifecycle.safetext import printable
-from workbench.lifecycle.session import BuildOptions, clean
+from workbench.lifecycle.session import clean
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, ShellMode, Step
 from workbench.lifecycle.wire import encode
 from workbench.templates.registry import env_template_dirs

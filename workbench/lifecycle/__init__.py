@@ -32,8 +32,8 @@ from workbench.lazy import lazy_getattr
 _LAZY = {
     "BuildController": "workbench.lifecycle.controller",
     "copy_example": "workbench.lifecycle.build_project",
-    "BuildOptions": "workbench.lifecycle.session",
-    "BuildResult": "workbench.lifecycle.session",
+    "BuildOptions": "workbench.lifecycle.options",
+    "BuildResult": "workbench.lifecycle.options",
     "Session": "workbench.lifecycle.session",
     "clean": "workbench.lifecycle.session",
     "Step": "workbench.lifecycle.steps",
@@ -65,7 +65,8 @@ if TYPE_CHECKING:
     from workbench.lifecycle.build_project import BuildProject, copy_example, resolve_build
     from workbench.lifecycle.controller import BuildController
     from workbench.lifecycle.events import Event
-    from workbench.lifecycle.session import BuildOptions, BuildResult, Session, clean
+    from workbench.lifecycle.options import BuildOptions, BuildResult
+    from workbench.lifecycle.session import Session, clean
     from workbench.lifecycle.steps import HostAction, ShellMode, Step
     from workbench.lifecycle.wire import read_events
 

@@ -32,9 +32,10 @@ from workbench.follow import following
 from workbench.lifecycle.build_project import resolve_build
 from workbench.lifecycle.events import Event, Listener
 from workbench.lifecycle.keepalive import Policy
+from workbench.lifecycle.options import BuildOptions, BuildResult
 from workbench.lifecycle.prime import PrimePath, listing_command, packed_snap_yaml, parse_listing
 from workbench.lifecycle.safetext import LineSplitter
-from workbench.lifecycle.session import BuildOptions, BuildResult, Session
+from workbench.lifecycle.session import Session
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, Step
 from workbench.progress import Progress
 from workbench.project import find_root

@@ -14,10 +14,12 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from workbench.errors import BuildError
 from workbench.files import atomic_output
+from workbench.vm.provider import Machine
 
 EXPORT_DIR = "prime"
 EXPORT_MARKER = ".workbench-export"
@@ -69,3 +71,15 @@ def export_prime(tar: Path, destination: Path) -> Path:
         shutil.rmtree(fresh, ignore_errors=True)
         raise
     return destination
+
+
+def fetch(machine: Machine, guest_file: Path, install: Callable[[Path], Path]) -> Path:
+    """Pull ``guest_file`` from the machine into a private scratch directory of its instance
+    directory, then ``install`` it (e.g. :func:`deliver`); what ``install`` returns."""
+    scratch = Path(tempfile.mkdtemp(prefix="outputs.", dir=machine.dir.root))
+    try:
+        got = scratch / guest_file.name
+        machine.pull(str(guest_file), got)
+        return install(got)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

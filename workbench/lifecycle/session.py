@@ -16,22 +16,18 @@ failed step leaves the VM up (24 h by default) and the error says how to get in;
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import BuildError, SourceError, UsageError, WorkbenchError
+from workbench.errors import UsageError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.lifecycle import base_instance, guest_workbench, keepalive, outputs, wheelhouse
-from workbench.lifecycle.build_project import BuildProject, resolve_build
+from workbench.lifecycle.build_project import resolve_build
 from workbench.lifecycle.events import (
     Done,
     Event,
@@ -47,8 +43,12 @@ from workbench.lifecycle.events import (
     SnapFetched,
     Unparsed,
 )
-from workbench.lifecycle.guest import ROOT_COMMANDS, GuestSpec
+from workbench.lifecycle.failure import build_error, spec_error
+from workbench.lifecycle.guest import GuestSpec
+from workbench.lifecycle.options import DEFAULT_CPUS, DEFAULT_MEMORY, BuildOptions, BuildResult
+from workbench.lifecycle.runner import runner_command
 from workbench.lifecycle.safetext import LineSplitter
+from workbench.lifecycle.shell import shell_hook_command, wants_shell
 from workbench.lifecycle.snapyaml import snap_file_name, snap_yaml
 from workbench.lifecycle.steps import (
     HostAction,
@@ -64,82 +64,13 @@ from workbench.lifecycle.wire import BuildLog, guest_event
 from workbench.project import find_root
 from workbench.vm import watchdog
 from workbench.vm.config import InstanceConfig
-from workbench.vm.executor import Command
 from workbench.vm.local import Instance, QemuProvider
-from workbench.vm.pins import HostTarget
-from workbench.vm.provider import Layout, Machine, Provider
+from workbench.vm.provider import Machine, Provider
 from workbench.vm.remote import HostProvider
 from workbench.vm.state import Status
 
-DEFAULT_IMAGE = "debian-12"
-DEFAULT_MEMORY = "2G"
-DEFAULT_CPUS = 2
 SHARE_WORK_ROOT = "/project/.workbench-work"
-SHELL_RC = "/run/workbench/shell.sh"
-BUILD_USER = Layout().build_user
-"""The guest user that runs the lifecycle and the shells (passwordless sudo, made by the seed)."""
 OUTPUT_TAIL = 25
-GUEST_ENV = {"LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What ``workbench build`` was asked (CLI flags or API keywords)."""
-
-    step: Step = Step.PACK
-    parts: tuple[str, ...] = ()
-    shell: ShellMode = ShellMode.NEVER
-    image: str = DEFAULT_IMAGE
-    build_on: str | None = None
-    build_for: str | None = None
-    keep: bool = False
-    memory: str | None = None
-    cpus: int | None = None
-    disk_size: str | None = None  # e.g. 16G: the VM's disk, grown when bigger (never shrunk)
-    export_prime: bool = False
-    templates: tuple[Path, ...] = ()
-    from_base: bool = True  # a new instance starts from the image's saved base instance
-    share_mode: str = "ro"  # how the guest mounts the project: ro, or rw (--share-mode rw)
-    work_on_share: bool = False  # parts/ stage/ prime/ on 9p (needs rw): to measure its cost
-    policy: keepalive.Policy = field(default_factory=keepalive.Policy)
-    workbench_version: str | None = None  # the guest's workbench (guest_workbench.resolve)
-    host: HostTarget | None = None  # --host: build on this SSH host instead of a qemu VM
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """How a session ended: the snap it left, or the failure, and where the shell went."""
-
-    ok: bool
-    project: BuildProject
-    instance_dir: Path
-    elapsed: float
-    snap: Path | None = None
-    error: Failure | None = None
-    shell_dir: str | None = None
-    shell_status: int | None = None
-
-
-def shell_rc(name: str, directory: str) -> str:
-    """The guest script the build user's login shell sources: cd into ``directory``, name the
-    prompt."""
-    prompt = f"{name}:\\w\\$ "
-    return f"cd {shlex.quote(directory)} 2>/dev/null\nPS1={shlex.quote(prompt)}\n"
-
-
-def shell_hook_command(name: str, directory: str) -> list[str]:
-    """The guest command (run as root) that installs :func:`shell_rc` for the build user's next
-    shell."""
-    rc = shell_rc(name, directory)
-    hook = f"[ -r {SHELL_RC} ] && . {SHELL_RC}"
-    bashrc = f"/home/{BUILD_USER}/.bashrc"
-    script = (
-        f"mkdir -p {os.path.dirname(SHELL_RC)} && printf %s {shlex.quote(rc)} > {SHELL_RC}"
-        f" && {{ grep -qsF {shlex.quote(hook)} {bashrc}"
-        f" || echo {shlex.quote(hook)} >> {bashrc}; }}"
-    )
-    return ["sh", "-c", script]
 
 
 class Session:
@@ -148,13 +79,13 @@ class Session:
     def __init__(
         self,
         start: Path,
-        options: BuildOptions = BuildOptions(),
+        options: BuildOptions | None = None,
         *,
         listeners: tuple[Listener, ...] = (),
         instances: Path | None = None,
         shell: Callable[[Machine], int] | None = None,
     ) -> None:
-        self.options = options
+        self.options = options = options or BuildOptions()
         self.listeners = list(listeners)
         self.instances = instances
         self._shell = shell or (lambda machine: machine.shell(user=machine.layout.build_user))
@@ -343,7 +274,7 @@ class Session:
                     ok = snap is not None
                 elif action.name == "export-prime" and ok:
                     ok = bool(self._host(action, self._export_prime))
-                elif action.name == "shell" and self._wants_shell(ok):
+                elif action.name == "shell" and wants_shell(self.options.shell, ok):
                     shell_dir = self._shell_dir(ok)
                     shell_status = self._host(action, partial(self._open_shell, shell_dir))
             finished = True
@@ -356,7 +287,9 @@ class Session:
         snap_path = str(snap) if snap else None
         self.emit(Event(Done(operation=operation, ok=ok, elapsed=result.elapsed, snap=snap_path)))
         if not ok:
-            raise self._failure()
+            raise build_error(
+                self._error, self.project, self.options.step, self._tail, self.machine
+            )
         return result
 
     def _announce(self, actions: list[HostAction]) -> None:
@@ -370,7 +303,7 @@ class Session:
             architectures=tuple(p.architectures),
             arch_reason=p.arch_reason,
             project=str(p.root),
-            instance=str(self.instance.dir.root),
+            instance=str(self.machine.dir.root),
             snap=self.snap_file,
         )
         self.emit(Event(started))
@@ -452,20 +385,14 @@ class Session:
         )
 
     def _fetch(self, guest_file: Path, install: Callable[[Path], Path]) -> Path | None:
-        """Pull ``guest_file`` into a private scratch directory and ``install`` it; None (and
-        an error event) when that fails."""
-        scratch = Path(tempfile.mkdtemp(prefix="outputs.", dir=self.machine.dir.root))
+        """:func:`outputs.fetch`; None (and an error event) when it fails."""
         try:
-            got = scratch / guest_file.name
-            self.machine.pull(str(guest_file), got)
-            return install(got)
+            return outputs.fetch(self.machine, guest_file, install)
         except (OSError, WorkbenchError) as err:
             brief = getattr(err, "brief", str(err))
             failure = Failure(brief=f"fetching {guest_file.name} failed: {brief}", step="pack")
             self.emit(Event(failure))
             return None
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     def _guests(self, commands: tuple[str, ...], target: Step) -> bool:
         """Run the guest runner's ``commands`` in turn while they succeed."""
@@ -479,42 +406,16 @@ class Session:
 
         out = LineSplitter(stdout_line)
         err = LineSplitter(lambda line: self.emit(Event(Output(text=line))))
-        spec = self.spec(target)
-        layout = self.machine.layout
-        runner = Command(
-            [layout.python, "-m", "workbench.lifecycle.guest", command, "-"],
-            env={**GUEST_ENV, "PATH": f"{layout.venv}/bin:{GUEST_PATH}"},  # craftctl for scriptlets
-            cwd=layout.project,
-            stdin=spec.to_json().encode(),
-        )
-        if command in ROOT_COMMANDS:
-            runner = layout.as_root(runner)
-        else:
-            runner = replace(runner, argv=layout.as_build_user(runner.argv))
+        runner = runner_command(self.machine.layout, command, self.spec(target))
         result = self.machine.exec(runner, on_stdout=out, on_stderr=err)
         out.flush()
         err.flush()
         if result.exit_status == 2:
-            raise self._spec_error()
+            raise spec_error(self._error, self.project)
         if result.exit_status != 0 and self._error is None:
             status = result.exit_status
             self.emit(Event(Failure(brief=f"the guest runner exited with status {status}")))
         return result.exit_status == 0
-
-    def _spec_error(self) -> SourceError:
-        error = self._error
-        brief = error.brief if error else "the guest refused the build spec"
-        part = error.part if error else None
-        known = part is not None and part in self.project.parts
-        where: tuple[str, ...] = ("parts", part) if part and known else ("parts",)
-        hint = error.hint if error else None
-        return SourceError(brief, hint=hint, location=self.project.locate(*where))
-
-    def _wants_shell(self, ok: bool) -> bool:
-        mode = self.options.shell
-        return mode in (ShellMode.INSTEAD, ShellMode.AFTER) or (
-            mode is ShellMode.ON_FAILURE and not ok
-        )
 
     def _shell_dir(self, ok: bool) -> str:
         error = self._error
@@ -526,30 +427,6 @@ class Session:
     def _open_shell(self, directory: str) -> int:
         self.machine.exec(shell_hook_command(self.project.name, directory), check=True)
         return self._shell(self.machine)
-
-    def _failure(self) -> BuildError:
-        error = self._error or Failure(brief="the build failed")
-        where = error.where
-        directory = error.directory
-        enter = f"workbench build {shlex.quote(str(self.project.root))} --step " + (
-            f"{error.step or self.options.step.label} --shell"
-        )
-        root = shlex.quote(str(self.project.root))
-        hint = f"the VM stays up; get in with `{enter}` or `workbench vm shell --project {root}`"
-        if directory:
-            hint += f" and cd {directory}"
-        if error.hint:
-            hint = f"{error.hint}; {hint}"
-        details = [error.details or "", *self._tail]
-        known = self.machine.explain("\n".join([error.brief, *details]))
-        if known is not None:  # e.g. the guest disk is full: say so, with the fix
-            hint = f"{known.failure.cause}; fix: {known.failure.fix}; {hint}"
-        details.append(f"build log: {self.machine.dir.build_log}")
-        return BuildError(
-            f"{where + ': ' if where else ''}{error.brief}",
-            hint=hint,
-            details="\n".join(line for line in details if line),
-        )
 
 
 def clean(start: Path, *, instances: Path | None = None) -> str:

@@ -45,7 +45,7 @@ from workbench.widgets.tasks import Reporter, TaskEvent, TaskRunner
 from workbench.widgets.timeline import Timeline
 
 if TYPE_CHECKING:
-    from workbench.lifecycle.session import BuildOptions, BuildResult
+    from workbench.lifecycle.options import BuildOptions, BuildResult
     from workbench.vm import Completed, StatusReport
 
 T = TypeVar("T")
