@@ -348,7 +348,7 @@ def test_cpio_is_deterministic_and_readable_by_cpio(tmp_path: Path) -> None:
     entries = [
         tree.text_file("/etc/hello", "hi\n"),
         tree.symlink("/bin/sh", "/bin/busybox"),
-        tree.Entry("/dev/console", "chardev", 0o600, major=5, minor=1),
+        tree.Node("/dev/console", "chardev", 0o600, major=5, minor=1),
     ]
     archive = tree.cpio_newc(entries)
     assert archive == tree.cpio_newc(entries)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import VmError
-from workbench.vm.builders.tree import Entry, directory, host_file, text_file
+from workbench.vm.builders.tree import Node, directory, host_file, text_file
 
 INIT = Path(__file__).with_name("initrd-init.sh")
 ROOT_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4")
@@ -65,12 +65,12 @@ def load_order(wanted: tuple[str, ...], modules: dict[str, Module]) -> list[str]
     return order
 
 
-def entries(busybox: Path, modules: Sequence[tuple[str, Path]]) -> list[Entry]:
+def entries(busybox: Path, modules: Sequence[tuple[str, Path]]) -> list[Node]:
     """The archive: a static ``busybox``, ``/init`` and ``modules`` (name, file) in load order."""
     listed = [
         directory("/bin"),
         directory("/dev"),
-        Entry("/dev/console", "chardev", 0o600, major=5, minor=1),
+        Node("/dev/console", "chardev", 0o600, major=5, minor=1),
         directory("/proc"),
         directory("/sys"),
         directory("/newroot"),

@@ -24,7 +24,7 @@ from workbench.vm.builders import recipe as recipe_mod
 from workbench.vm.builders.initramfs import ROOT_MODULES, Module, load_order, parse_modules_dep
 from workbench.vm.builders.recipe import Recipe, files_digest, sha256_file
 from workbench.vm.builders.session import BuildSession
-from workbench.vm.builders.tree import Entry, directory, host_file, symlink, text_file
+from workbench.vm.builders.tree import Node, directory, host_file, symlink, text_file
 
 HERE = Path(__file__).parent
 SCRIPTS = {
@@ -159,7 +159,7 @@ def initrd_modules(inputs: HostInputs) -> list[tuple[str, Path]]:
     return [(m, inputs.modules_dir / inputs.modules[m].path) for m in order]
 
 
-def rootfs_entries(inputs: HostInputs) -> list[Entry]:
+def rootfs_entries(inputs: HostInputs) -> list[Node]:
     """The root filesystem: busybox applets, dropbear, sftp-server, modules, init and config."""
     entries = [
         directory("/root", 0o700),

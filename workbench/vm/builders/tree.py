@@ -1,6 +1,6 @@
 """A guest file tree as data: directories, files, symlinks and device nodes.
 
-Builders describe what goes into an image as a list of :class:`Entry`; :func:`write_tree` turns it
+Builders describe what goes into an image as a list of :class:`Node`; :func:`write_tree` turns it
 into a directory (for ``mkfs.ext4 -d``) and :func:`cpio_newc` into an initramfs archive (byte for
 byte the same for the same entries: fixed timestamps, owners root, entries in the given order).
 """
@@ -18,7 +18,7 @@ EPOCH = 1_700_000_000
 
 
 @dataclass(frozen=True)
-class Entry:
+class Node:
     """One node: ``kind`` is ``dir``, ``file``, ``symlink`` or ``chardev``.
 
     A file takes its bytes from ``source`` (a host path) or ``data``; a symlink points at
@@ -53,29 +53,27 @@ class Entry:
         }[self.kind]
 
 
-def directory(path: str, mode: int = 0o755) -> Entry:
-    return Entry(path, "dir", mode)
+def directory(path: str, mode: int = 0o755) -> Node:
+    return Node(path, "dir", mode)
 
 
-def host_file(path: str, source: Path, mode: int | None = None) -> Entry:
+def host_file(path: str, source: Path, mode: int | None = None) -> Node:
     """A copy of host file ``source`` (its mode unless ``mode`` is given)."""
-    return Entry(
-        path, "file", stat.S_IMODE(source.stat().st_mode) if mode is None else mode, source
-    )
+    return Node(path, "file", stat.S_IMODE(source.stat().st_mode) if mode is None else mode, source)
 
 
-def text_file(path: str, text: str, mode: int = 0o644) -> Entry:
-    return Entry(path, "file", mode, data=text.encode())
+def text_file(path: str, text: str, mode: int = 0o644) -> Node:
+    return Node(path, "file", mode, data=text.encode())
 
 
-def symlink(path: str, target: str) -> Entry:
-    return Entry(path, "symlink", 0o777, target=target)
+def symlink(path: str, target: str) -> Node:
+    return Node(path, "symlink", 0o777, target=target)
 
 
-def with_parents(entries: list[Entry]) -> list[Entry]:
+def with_parents(entries: list[Node]) -> list[Node]:
     """``entries`` preceded by a ``dir`` entry for every missing parent directory."""
     declared = {e.path for e in entries if e.kind == "dir"}
-    out: list[Entry] = []
+    out: list[Node] = []
     for entry in entries:
         for parent in reversed(PurePosixPath(entry.path).parents):
             name = str(parent)
@@ -86,7 +84,7 @@ def with_parents(entries: list[Entry]) -> list[Entry]:
     return out
 
 
-def write_tree(entries: list[Entry], root: Path) -> None:
+def write_tree(entries: list[Node], root: Path) -> None:
     """Create ``entries`` under ``root`` (device nodes are skipped: devtmpfs provides them)."""
     for entry in with_parents(entries):
         dest = root / entry.path.lstrip("/")
@@ -115,7 +113,7 @@ def set_times(root: Path) -> None:
     os.utime(root, (EPOCH, EPOCH))
 
 
-def _cpio_record(ino: int, entry: Entry, name: str, body: bytes) -> bytes:
+def _cpio_record(ino: int, entry: Node, name: str, body: bytes) -> bytes:
     fields = (
         ino,
         entry.file_type() | entry.mode,
@@ -137,12 +135,12 @@ def _cpio_record(ino: int, entry: Entry, name: str, body: bytes) -> bytes:
     return raw + body + b"\0" * (-len(body) % 4)
 
 
-def cpio_newc(entries: list[Entry]) -> bytes:
+def cpio_newc(entries: list[Node]) -> bytes:
     """An uncompressed ``newc`` cpio archive (the kernel's initramfs format) of ``entries``."""
     chunks = [
         _cpio_record(ino, entry, entry.path.lstrip("/"), entry.content())
         for ino, entry in enumerate(with_parents(entries), start=1)
     ]
-    chunks.append(_cpio_record(0, Entry("TRAILER!!!", "file", 0, data=b""), "TRAILER!!!", b""))
+    chunks.append(_cpio_record(0, Node("TRAILER!!!", "file", 0, data=b""), "TRAILER!!!", b""))
     archive = b"".join(chunks)
     return archive + b"\0" * (-len(archive) % 512)
