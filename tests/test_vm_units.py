@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import json
 import os
@@ -18,7 +19,7 @@ import pytest
 
 from workbench.errors import BuildError, UsageError, VmError
 from workbench.progress import Progress
-from workbench.vm import accel, qemu
+from workbench.vm import accel, qemu, watchdog
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
 from workbench.vm.executor import Completed, command_line
@@ -575,3 +576,24 @@ def test_reading_a_corrupt_overlay_is_a_vm_error(tmp_path: Path) -> None:
     os.truncate(overlay, 100)
     with pytest.raises(VmError, match="cannot read the overlay"):
         qemu.backing_file(overlay)
+
+
+def test_the_watchdog_process_is_recognised_by_the_module_it_runs(tmp_path: Path) -> None:
+    assert importlib.util.find_spec(watchdog.WATCHER) is not None  # `python -m` can run it
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", watchdog.WATCHER]
+    proc = subprocess.Popen(sleeper)
+    (tmp_path / watchdog.WATCHDOG_PID).write_text(f"{proc.pid}\n")
+    try:
+        assert watchdog.watchdog_pid(tmp_path) == proc.pid
+        assert watchdog.running(tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert watchdog.watchdog_pid(tmp_path) is None  # a dead PID is not a watchdog
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (tmp_path / watchdog.WATCHDOG_PID).write_text(f"{other.pid}\n")
+    try:
+        assert not watchdog.running(tmp_path)  # a live PID of something else neither
+    finally:
+        other.kill()
+        other.wait()

@@ -165,6 +165,10 @@ def cap_log(path: Path, cap: int = SERIAL_CAP, keep: int = SERIAL_KEEP) -> bool:
     return True
 
 
+WATCHER = "workbench.vm.watcher"
+"""The module the watchdog process runs (its command line names it)."""
+
+
 def watchdog_pid(instance_root: Path) -> int | None:
     """The PID of this instance's watchdog process when it is alive."""
     try:
@@ -172,7 +176,7 @@ def watchdog_pid(instance_root: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if __name__.encode() in cmdline else None
+    return pid if WATCHER.encode() in cmdline else None
 
 
 def running(instance_root: Path) -> bool:
@@ -211,7 +215,7 @@ def spawn(project: Path, instance_root: Path) -> None:
         return
     with (instance_root / WATCHDOG_LOG).open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench.vm.watcher", str(project), str(instance_root.parent)],
+            [sys.executable, "-m", WATCHER, str(project), str(instance_root.parent)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
