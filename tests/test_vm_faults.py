@@ -31,6 +31,7 @@ import pytest
 
 from workbench.errors import UsageError, VmError, WorkbenchError, format_error
 from workbench.vm import diagnose, qemu
+from workbench.vm.config import InstanceConfig
 from workbench.vm.diagnose import FAILURES
 from workbench.vm.executor import ConnectionLost
 from workbench.vm.images import BootImage
@@ -184,8 +185,8 @@ def test_guest_sshd_killed_mid_command_fails_fast_and_clearly(guest: Instance) -
         guest.exec(["sh", "-c", "sleep 1; kill -9 $(pidof dropbear); sleep 100"], timeout=120)
     elapsed = time.monotonic() - start
     assert elapsed < 30, elapsed  # the dropped connection is seen at once, not at the deadline
-    assert info.value.brief.startswith("the SSH connection to the guest was lost while `sh -c")
-    assert info.value.hint == "the guest's SSH server or the VM stopped; `vm status` says which"
+    assert re.match(r"the SSH connection to \S+ was lost while `sh -c", info.value.brief)
+    assert info.value.hint == "its SSH server or the machine stopped; `vm status` says which"
     assert_one_line(info.value)
     assert guest.dir.status() is Status.RUNNING  # only sshd died: the VM lives on
     # init respawns dropbear: the next command logs in again and works
@@ -490,10 +491,7 @@ def test_more_memory_than_the_host_has_available_is_diagnosed_before_start(
     seen: list[tuple[str, bool]] = []
     vm = Instance(
         project,
-        image=tiny_image,
-        memory=asked,
-        cpus=1,
-        qemu_binary=spy,
+        InstanceConfig(image=tiny_image, memory=asked, cpus=1, qemu_binary=spy),
         notify=lambda line: seen.append((line, marker.exists())),
     )
     with pytest.raises(VmError) as info:
