@@ -311,7 +311,7 @@ def test_the_ssh_client_never_uses_the_users_keys_or_agent(
         monkeypatch.setenv("HOME", str(home))
         monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
         with agent_socket(tmp_path / "agent.sock") as callers:
-            refused = r"SSH login as root on port \d+ failed: Authentication failed"
+            refused = r"SSH login as root@127\.0\.0\.1:\d+ failed: Authentication failed"
             with pytest.raises(VmError, match=refused):  # ...but it never offers them
                 executor(tmp_path / "wrong").connect(timeout=20)
             right = executor(running.dir.ssh_key)
