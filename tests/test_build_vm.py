@@ -40,6 +40,7 @@ from workbench.lifecycle.events import (
     StepFinished,
     StepPayload,
     StepStarted,
+    Timing,
     Unparsed,
 )
 from workbench.lifecycle.guest_workbench import from_tree
@@ -246,6 +247,22 @@ def test_c_example_resumes_after_a_step_and_the_packed_binary_runs(
     assert ("pull", "skip (already ran)") in resumed
     assert ("stage", "skip (already ran)") in resumed
     assert ("prime", "run") in resumed
+    # where the time went: one timing event just before the end, phase for phase
+    session = events[last_run:]
+    timing = session[-2]
+    assert isinstance(timing, Timing)
+    assert isinstance(session[-1], Done)
+    ran_host = [e.action for e in session if isinstance(e, HostFinished)]
+    assert [p.name for p in timing.phases if p.within is None] == ran_host
+    assert "lifecycle" in ran_host
+    assert "pack" in ran_host
+    ran_steps = [e.where for e in session if isinstance(e, StepFinished)]
+    inside = [p.name for p in timing.phases if p.within in ("lifecycle", "pack")]
+    assert [name for name in inside if name != "other"] == ran_steps
+    assert "prime hello" in ran_steps
+    assert timing.seconds("lifecycle") <= timing.total
+    assert "timing (total" in packed.stderr
+    assert "prime hello" in packed.stderr
     meta = unsquash(snap, tmp_path / "sq")
     assert meta["name"] == "hello-make"
     assert meta["version"] == "1.0"

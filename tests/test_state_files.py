@@ -11,14 +11,20 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from workbench.errors import VmError
 from workbench.files import PRIVATE, write_atomic
+from workbench.lifecycle import base_instance
 from workbench.lifecycle.base_instance import seed_instance
 from workbench.lifecycle.guest import GuestSpec
+from workbench.lifecycle.wheelhouse import Wheelhouse
 from workbench.vm import keys, watchdog
+from workbench.vm.images import BootImage
+from workbench.vm.local import Instance
 from workbench.vm.state import InstanceDir, InstanceState
 
 
@@ -180,3 +186,42 @@ def test_the_console_log_is_cut_in_place_keeping_its_tail(tmp_path: Path) -> Non
     assert "bytes of earlier console output dropped]" in text.splitlines()[0]
     assert text.endswith("more\nafter the cut\n")
     assert log.stat().st_size < 2000
+
+
+def test_a_base_that_failed_to_boot_keeps_its_logs_until_it_is_made_again(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_wheelhouse: Wheelhouse,
+    request: pytest.FixtureRequest,
+) -> None:
+    cache = Path(tempfile.mkdtemp(prefix="wb-", dir="/tmp"))  # a unix socket path fits
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+    request.addfinalizer(lambda: shutil.rmtree(cache, ignore_errors=True))
+    image = BootImage(
+        "tiny", "amd64", tmp_path / "d", tmp_path / "k", tmp_path / "i", "", "u", [], "ab"
+    )
+    monkeypatch.setattr(base_instance, "ensure_image", lambda name: image)
+    boots: list[tuple[str, bool]] = []
+
+    def up(self: Instance, **_: object) -> None:
+        boots.append((str(self.dir.root), self.dir.serial_log.exists()))
+        self.dir.create()
+        self.dir.serial_log.write_text("login:\n")
+        self.dir.save_state(InstanceState("/base", "tiny", "ab", 1, 1, state="stopped"))
+        raise VmError("the guest's SSH server never answered")
+
+    monkeypatch.setattr(Instance, "up", up)
+    said: list[str] = []
+
+    def make() -> None:
+        with pytest.raises(VmError, match="never answered"):
+            base_instance.ensure_base(
+                "tiny", memory_mib=1, cpus=1, house=fake_wheelhouse, notify=said.append
+            )
+
+    make()
+    first = InstanceDir(Path(boots[0][0]))
+    assert first.serial_log.read_text() == "login:\n"  # still there to be read
+    make()
+    assert any("left half-made" in line for line in said)
+    assert boots[1] == (boots[0][0], False)  # the next attempt started afresh

@@ -43,6 +43,7 @@ from workbench.lifecycle.events import (
     SessionStarted,
     StepFinished,
     StepSkipped,
+    Timing,
 )
 from workbench.lifecycle.keepalive import Policy
 from workbench.lifecycle.options import BuildOptions
@@ -230,6 +231,9 @@ def terminal_view() -> Listener:
                 bar[-1].update(1)
         elif isinstance(payload, HostFinished | HostSkipped | SessionStarted):
             write(event.line())
+        elif isinstance(payload, Timing):
+            for line in payload.table():
+                write(line)
         elif isinstance(payload, Failure | Done):
             for open_bar in bar:
                 open_bar.close()

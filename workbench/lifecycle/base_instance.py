@@ -25,6 +25,7 @@ from workbench.errors import VmError
 from workbench.files import write_atomic
 from workbench.lifecycle import wheelhouse
 from workbench.lifecycle.wheelhouse import Wheelhouse
+from workbench.vm import teardown
 from workbench.vm.config import InstanceConfig
 from workbench.vm.images import ensure_image
 from workbench.vm.local import Instance
@@ -32,6 +33,10 @@ from workbench.vm.lock import LockHeld
 from workbench.vm.state import InstanceDir, Phase, Status
 
 REFRESH = ["sh", "-c", "apt-get update -q || echo 'workbench: apt-get update failed' >&2"]
+
+
+LEFT_HALF_MADE = frozenset({Status.STOPPED, Status.FAILED, Status.CRASHED, Status.BROKEN})
+"""What a base instance whose making failed is left as (its logs kept until it is made again)."""
 
 
 def bases_root() -> Path:
@@ -65,6 +70,9 @@ def ensure_base(
     if state is not None and state.base_sha256 != boot.sha256:
         notify(f"the base instance of {image} predates its current build: making it again")
         base.clean()
+    elif state is not None and base.dir.status() in LEFT_HALF_MADE and not _in_use(base.dir):
+        notify(f"the base instance of {image} was left half-made by an earlier attempt: redoing it")
+        base.clean()
     marker = base.dir.injected_marker
     saved = base.dir.status() is Status.SAVED
     if (
@@ -87,9 +95,17 @@ def ensure_base(
     except LockHeld:
         raise  # another build is making this base: leave it alone
     except BaseException:
-        base.clean()  # a half-made base (even one that failed to boot) is made again next time
+        # a half-made base is made again next time; until then its logs stay to be read
+        base.close()
+        teardown.kill(base.dir)
         raise
     return base.dir
+
+
+def _in_use(d: InstanceDir) -> bool:
+    """Whether a live process holds the instance's lock (another build making this base)."""
+    holder = d.lock.holder()
+    return holder is not None and holder.alive()
 
 
 def seed_instance(base: InstanceDir, target: InstanceDir, project: Path) -> None:

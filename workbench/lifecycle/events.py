@@ -41,6 +41,7 @@ class Kind(StrEnum):
     ERROR = "error"  # a failure: brief, where, hint, details
     NOTICE = "notice"  # something the user should know (the VM layer's notices among them)
     SNAP = "snap"  # the .snap fetched into the project
+    TIMING = "timing"  # where the session's time went, phase by phase (just before done)
     DONE = "done"  # the session ended
 
 
@@ -301,6 +302,50 @@ class SnapFetched(Payload):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Phase(Record):
+    """One phase of a session and its seconds: a host action (``within`` None, ``detail`` its
+    reason), or a part of one (``within`` the action: a guest step, or ``other`` for the rest)."""
+
+    name: str
+    seconds: float
+    within: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timing(Payload):
+    """Where the session's ``total`` seconds went: its :class:`Phase` values in order."""
+
+    KIND = Kind.TIMING
+    phases: tuple[Phase, ...]
+    total: float
+
+    def line(self) -> str:
+        top = ", ".join(f"{p.name} {p.seconds:.1f} s" for p in self.phases if p.within is None)
+        return f"timing: {top} (total {self.total:.1f} s)"
+
+    def table(self) -> list[str]:
+        """The phases as aligned lines, the parts of an action indented under it."""
+        width = max((len(p.name) for p in self.phases), default=0) + 2
+        lines = [f"timing (total {self.total:.1f} s):"]
+        for p in self.phases:
+            indent, pad = ("    ", width - 2) if p.within else ("  ", width)
+            detail = f"  {p.detail}" if p.detail else ""
+            lines.append(f"{indent}{p.name:<{pad}} {p.seconds:7.1f} s{detail}")
+        return lines
+
+    def seconds(self, name: str, *, within: str | None = None) -> float:
+        """The seconds of phase ``name``; a :class:`KeyError` naming it when the session had no
+        such phase (a missing phase is never counted as 0)."""
+        for p in self.phases:
+            if p.name == name and p.within == within:
+                return p.seconds
+        where = f" within {within}" if within else ""
+        known = ", ".join(p.name for p in self.phases if p.within == within) or "none"
+        raise KeyError(f"no phase {name!r}{where} in this session (its phases: {known})")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Done(Payload):
     """The session ended: ``operation`` (build or clean) succeeded or not, the .snap it left."""
 
@@ -332,6 +377,7 @@ PAYLOADS: dict[Kind, type[Payload]] = {
         Failure,
         Notice,
         SnapFetched,
+        Timing,
         Done,
     )
 }

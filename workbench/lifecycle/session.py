@@ -59,6 +59,7 @@ from workbench.lifecycle.steps import (
     plan,
     step_directory,
 )
+from workbench.lifecycle.timing import PhaseClock
 from workbench.lifecycle.wheelhouse import Wheelhouse
 from workbench.lifecycle.wire import BuildLog, guest_event
 from workbench.project import find_root
@@ -100,6 +101,7 @@ class Session:
         self._log: BuildLog | None = None
         self._error: Failure | None = None
         self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
+        self._clock = PhaseClock()
 
     def _provider(self) -> Provider:
         """The SSH host provider with ``--host``, else the qemu provider with the wheelhouse
@@ -191,6 +193,7 @@ class Session:
             self._error = payload
         if isinstance(payload, Output | Unparsed):
             self._tail.append(payload.text)
+        self._clock(event)
         if self._log is not None:
             self._log(event)
         for listener in self.listeners:
@@ -239,6 +242,7 @@ class Session:
     def _execute(self, actions: list[HostAction], *, cleaning: Step | None = None) -> BuildResult:
 
         started = time.monotonic()
+        self._clock = PhaseClock()
         self.machine.dir.create()
         self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
         root = self.machine.dir.root
@@ -285,6 +289,7 @@ class Session:
         )
         operation = "clean" if cleaning else "build"
         snap_path = str(snap) if snap else None
+        self.emit(Event(self._clock.timing(result.elapsed)))
         self.emit(Event(Done(operation=operation, ok=ok, elapsed=result.elapsed, snap=snap_path)))
         if not ok:
             raise build_error(

@@ -36,7 +36,7 @@ from workbench.vm.keys import public_line
 from workbench.vm.lock import ProcessRef
 from workbench.vm.prepare import uses_cloud_init
 from workbench.vm.qmp import Qmp
-from workbench.vm.readiness import Check, port_open, run_checks, wait_banner
+from workbench.vm.readiness import BANNER_ATTEMPT, Check, port_open, run_checks, wait_banner
 from workbench.vm.snapshots import WARM, SnapshotTag, after_load
 from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState, Phase
@@ -237,7 +237,7 @@ class Launcher:
             ),
             Check(
                 "SSH banner",
-                lambda left: wait_banner(port, min(left, 2.0)) is not None,
+                lambda left: wait_banner(port, min(left, BANNER_ATTEMPT)) is not None,
                 t.banner,
                 f"see {self.d.serial_log}",
                 timeout_message=f"the guest's SSH server never answered on port {port}",

@@ -67,6 +67,11 @@ def run_checks(
 
 MAX_GAP = 2.0
 """The longest wait between two new connections of :func:`wait_banner`, in seconds."""
+MAX_OPEN = 8
+"""The most connections :func:`wait_banner` keeps waiting at once (the oldest is closed first)."""
+BANNER_ATTEMPT = 20.0
+"""Seconds one banner attempt waits: a starved guest's sshd may take seconds to answer, so a
+connection must be kept that long, while qemu is still checked for life between attempts."""
 
 
 def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
@@ -75,8 +80,9 @@ def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
     Through qemu's user networking a connection made while the guest's network is still down is
     accepted on the host and then hangs, instead of failing. So a fresh connection is opened
     after ``every`` s, then after twice as long each time (at most :data:`MAX_GAP`), while the
-    earlier ones keep waiting; the first banner on any of them wins. Backing off matters once
-    sshd listens (after a warm start): every connection makes the guest start an sshd.
+    earlier ones keep waiting (at most :data:`MAX_OPEN`, the oldest closed first); the first
+    banner on any of them wins. Backing off matters once sshd listens (after a warm start): every
+    connection makes the guest start an sshd, and a loaded guest answers slowly.
     """
     end = time.monotonic() + timeout
     opened_at = 0.0
@@ -89,6 +95,11 @@ def wait_banner(port: int, timeout: float, *, every: float = 0.2) -> str | None:
                     if opened_at:
                         gap = min(gap * 2, MAX_GAP)
                     opened_at = now
+                    if len(received) >= MAX_OPEN:
+                        oldest = next(iter(received))
+                        sel.unregister(oldest)
+                        oldest.close()
+                        del received[oldest]
                     with contextlib.suppress(OSError):
                         sock = socket.create_connection(("127.0.0.1", port), timeout=every)
                         sock.setblocking(False)

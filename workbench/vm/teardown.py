@@ -33,7 +33,14 @@ def stop_group(pid: int, grace: float) -> None:
 
 
 def destroy(d: InstanceDir) -> None:
-    """Kill the qemu of instance directory ``d`` if it runs, then delete the directory.
+    """Kill the qemu of instance directory ``d`` if it runs (:func:`kill`), then delete the
+    directory."""
+    kill(d)
+    shutil.rmtree(d.root, ignore_errors=True)
+
+
+def kill(d: InstanceDir) -> None:
+    """Stop the qemu of instance directory ``d`` at once if it runs; the files stay.
 
     A corrupt or truncated ``instance.json`` does not stop it: the lock file names the running
     qemu too (the launcher hands the lock to it).
@@ -49,7 +56,6 @@ def destroy(d: InstanceDir) -> None:
             ref = None  # a launcher still starting: it fails once its directory is gone
     if ref is not None and ref.alive():
         shutdown(d.qmp_socket, ref, powerdown_timeout=0, quit_timeout=5)
-    shutil.rmtree(d.root, ignore_errors=True)
 
 
 def _is_qemu(pid: int) -> bool:

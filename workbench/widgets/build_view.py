@@ -34,7 +34,7 @@ import traitlets
 from workbench.errors import UsageError, format_error
 from workbench.lifecycle.build_project import copy_example
 from workbench.lifecycle.controller import BuildController, PrimeContents, SnapshotTiming
-from workbench.lifecycle.events import Event
+from workbench.lifecycle.events import Event, Timing
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES
 from workbench.widgets.log import LogPane
 from workbench.widgets.prime_browser import PrimeBrowser
@@ -92,6 +92,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
         }
         self.build_log = LogPane(max_lines=500)
         self.timeline = Timeline()
+        self.timing_view = w.HTML()
+        self.timing: Timing | None = None
         self.command = w.Text("uname -sr", description="command", continuous_update=False)
         self.run_button = w.Button(description="Run", icon="terminal")
         self.command_output = LogPane(max_lines=300, height="8em")
@@ -127,6 +129,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
             self.step_note,
             w.HBox(list(self.clean_menus.values())),
             self.timeline,
+            self.timing_view,
             self.build_log,
             heading("Command in the VM"),
             w.HBox([self.command, self.run_button]),
@@ -277,6 +280,18 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.build_log.append(event.line())
         for span in self.spans.add(event, self._target):
             self.timeline.update(span)
+        if isinstance(event.payload, Timing):
+            self._show_timing(event.payload)
+
+    def _show_timing(self, timing: Timing) -> None:
+        """The session's time per phase, under the timeline (parts of an action indented)."""
+        self.timing = timing
+        rows = [
+            (("\u2003" if p.within else "") + p.name, f"{p.seconds:.1f} s", p.detail or "")
+            for p in timing.phases
+        ]
+        rows.append(("total", f"{timing.total:.1f} s", ""))
+        self.timing_view.value = CSS + table(("phase", "took", "why"), rows)
 
     def _finished(self) -> None:
         state = self.runner.state
@@ -316,6 +331,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
     def _forget(self, _result: None) -> str:
         self.spans.clear()
         self.timeline.clear()
+        self.timing_view.value = ""
         self.build_log.clear()
         self.times.clear()
         self.times_view.value = ""
