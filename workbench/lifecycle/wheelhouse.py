@@ -6,7 +6,7 @@ On the host (where PyPI is reachable) :func:`ensure_wheelhouse` ``pip download``
 by the requirements alone), and makes the workbench wheel of the chosen release
 (:mod:`workbench.lifecycle.guest_workbench`: this source tree by default) into
 ``cache_dir()/wheelhouse/workbench/KEY`` (the version plus a digest of its sources), so a changed
-source tree costs one small wheel.
+source tree costs one small wheel, written directly (:mod:`workbench.lifecycle.source_wheel`).
 
 The cache's wheelhouse root reaches the guest as a read-only 9p share (:func:`share`, mount tag
 ``wheelhouse``): every instance of a build has it, so the device set, and with it the snapshot
@@ -37,6 +37,7 @@ from workbench import dirs
 from workbench.errors import BuildError, VmError
 from workbench.lifecycle import guest_workbench
 from workbench.lifecycle.guest_workbench import GuestWorkbench
+from workbench.lifecycle.source_wheel import write_wheel
 from workbench.vm import qemu
 from workbench.vm.provider import Layout, Machine
 
@@ -131,21 +132,6 @@ def download_argv(requirements: tuple[str, ...], dest: Path) -> list[str]:
     ]
 
 
-def wheel_argv(source: Path, dest: Path) -> list[str]:
-    """``pip wheel`` of the workbench source copy ``source`` alone into ``dest`` (pure)."""
-    return [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "-w",
-        str(dest),
-        str(source),
-    ]
-
-
 def ensure_wheelhouse(
     guest: GuestWorkbench | None = None, *, notify: Callable[[str], None] = lambda _line: None
 ) -> Wheelhouse:
@@ -183,20 +169,12 @@ def _make_wheel(guest: GuestWorkbench, out: Path) -> None:
         shutil.copy2(guest.wheel, out / guest.wheel.name)
         return
     assert guest.tree is not None  # a GuestWorkbench has a wheel or a tree
+    if guest.revision is None:
+        write_wheel(guest.tree, out)
+        return
     with tempfile.TemporaryDirectory(prefix="workbench-src-") as tmp:
-        source = Path(tmp)
-        if guest.revision is None:
-            for name in ("pyproject.toml", "README.md"):
-                if (guest.tree / name).exists():
-                    shutil.copy2(guest.tree / name, source / name)
-            shutil.copytree(
-                guest.tree / "workbench",
-                source / "workbench",
-                ignore=shutil.ignore_patterns("__pycache__"),
-            )
-        else:
-            _export_revision(guest.tree, guest.revision, source)
-        _run_host(wheel_argv(source, out))
+        _export_revision(guest.tree, guest.revision, Path(tmp))
+        write_wheel(Path(tmp), out)
 
 
 def _export_revision(tree: Path, commit: str, dest: Path) -> None:
