@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import architectures, explode, share, vm
+from bench import architectures, daily, explode, share, vm
 from bench.common import Benchmark, main
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "architectures": architectures.rows,
     "vm": vm.rows,
     "share": share.rows,
+    "daily": daily.rows,
 }
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ the spec's forms, their keys and requirements, the split cache, and the guest in
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from workbench.cli import main
 from workbench.errors import UsageError
 from workbench.lifecycle import guest_workbench, wheelhouse
 from workbench.lifecycle.guest_workbench import from_revision, from_tree, from_wheel, resolve
+from workbench.lifecycle.source_wheel import write_wheel
 
 PYPROJECT = """[project]
 name = "workbench"
@@ -163,8 +166,37 @@ def test_the_install_script_reinstalls_only_the_workbench_when_deps_are_there(
     assert "craft-parts>=2.37" in body
     after = script[script.index("\nfi\n") :]
     wheel = "/mnt/wheelhouse/workbench/0.1.0-k/workbench-0.1.0-py3-none-any.whl"
-    assert f"--no-deps --force-reinstall {wheel}" in after
-    assert after.index("--force-reinstall") < after.index("echo 0.1.0-k > /opt/workbench")
+    unpack = shlex.join(["/opt/workbench/venv/bin/python", "-c", wheelhouse.UNPACK_WHEEL, wheel])
+    assert unpack in after
+    assert after.index(unpack) < after.index("echo 0.1.0-k > /opt/workbench")
+
+
+def test_unpacking_the_wheel_installs_it_and_removes_the_previous_release(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    tree = make_tree(tmp_path / "one", version="1.0")
+    (tree / "workbench" / "lifecycle").mkdir()
+    (tree / "workbench" / "lifecycle" / "__init__.py").write_text("")
+    (tree / "workbench" / "old.py").write_text("GONE = False\n")
+    first = write_wheel(tree, tmp_path)
+    subprocess.run([python, "-c", wheelhouse.UNPACK_WHEEL, str(first)], check=True)
+    (tree / "workbench" / "old.py").unlink()
+    (tree / "pyproject.toml").write_text(
+        (tree / "pyproject.toml").read_text().replace('"1.0"', '"2.0"')
+    )
+    (tmp_path / "two").mkdir()
+    second = write_wheel(tree, tmp_path / "two")
+    subprocess.run([python, "-c", wheelhouse.UNPACK_WHEEL, str(second)], check=True)
+    probe = (
+        "import importlib.metadata as m, importlib.util as u, workbench;"
+        "print(m.version('workbench'), u.find_spec('workbench.old') is None, workbench.__file__)"
+    )
+    ran = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=True)
+    version, gone, where = ran.stdout.split()
+    assert (version, gone) == ("2.0", "True")  # one release's metadata, no stale module
+    assert where.startswith(str(venv))
+    assert list((venv / "lib").glob("python3*/site-packages/workbench/__pycache__/*.pyc"))
 
 
 def test_a_revision_is_built_into_a_wheel_of_that_revision(tmp_path: Path) -> None:

@@ -136,13 +136,16 @@ def _manager(spec: GuestSpec) -> Any:
 
 
 def prepare(spec: GuestSpec) -> int:
-    """As root: install the build-packages unless prepared already; own the work dirs."""
-    from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
+    """As root: install the build-packages unless prepared already; own the work dirs.
 
+    Prepared already (the parts' digest matches), it imports nothing heavy: a rebuild's first
+    guest process stays short."""
     marker = Path(PREPARED)
     digest = spec.parts_digest()
     started = time.monotonic()
     if not (marker.is_file() and marker.read_text().strip() == digest):
+        from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
+
         _out(StepStarted(step="prepare", action="build-packages", reason="root"))
         try:
             lcm = _manager(spec)
