@@ -9,9 +9,9 @@ is, made first if missing):
 2. a change to the workbench's source reaching a running guest: the new wheel written and
    installed alone, against the same with the guest's dependencies reinstalled too (the whole
    wheelhouse: what every change cost before the two were keyed apart);
-3. a rebuild of a two-part project with the VM running: one source file of one part touched
-   (only that part's steps run again; checked, and a failure if the other part ran) against
-   nothing changed. Each build's per-phase timing is printed.
+3. a rebuild of ``examples/build/two-sources`` with the VM running: one source file of part
+   ``hello`` touched (only that part's steps run again; a failure if the other part ran) against
+   nothing changed (a failure if any step ran). Each build's per-phase timing is printed.
 
     .venv/bin/python -m bench.daily [--quick] [--json FILE]
 """
@@ -34,25 +34,6 @@ from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.local import Instance
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "build"
-TWO_PARTS = """\
-name: two-sources
-base: core22
-version: "1.0"
-summary: Two parts with local sources, for rebuilds
-description: One C part, one dumped data part.
-grade: devel
-confinement: strict
-parts:
-  hello:
-    plugin: make
-    source: src
-    make-parameters: [PREFIX=/usr]
-  data:
-    plugin: dump
-    source: data
-    organize:
-      notes.txt: share/notes.txt
-"""
 
 
 def new_project_round(tmp: Path, n: int) -> tuple[float, float, Instance]:
@@ -109,16 +90,6 @@ def reach_guest(vm: Instance, tree: Path, *, with_deps: bool) -> float:
     return elapsed
 
 
-def two_part_project(tmp: Path) -> Path:
-    project = tmp / "two-sources"
-    (project / "data").mkdir(parents=True)
-    shutil.copytree(EXAMPLES / "c-make" / "src", project / "src")
-    (project / "snap").mkdir()
-    (project / "snap" / "snapcraft.yaml").write_text(TWO_PARTS)
-    (project / "data" / "notes.txt").write_text("notes\n")
-    return project
-
-
 def rebuild(project: Path, label: str) -> tuple[float, list[str]]:
     """Seconds of ``workbench build`` (the VM running), and the part steps it ran; prints the
     build's timing summary."""
@@ -151,7 +122,8 @@ def rows(quick: bool) -> list[Row]:
             for n in range(rounds):
                 alone.append(reach_guest(vm, changed_workbench(tmp, 2 * n), with_deps=False))
                 with_deps.append(reach_guest(vm, changed_workbench(tmp, 2 * n + 1), with_deps=True))
-            project = two_part_project(tmp)
+            project = tmp / "two-sources"
+            shutil.copytree(EXAMPLES / "two-sources", project)
             rebuild(project, "first build")
             source = project / "src" / "hello.c"
             for _ in range(rounds):

@@ -35,6 +35,7 @@ from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.events import (
     Done,
     HostFinished,
+    HostSkipped,
     Payload,
     SessionStarted,
     StepFinished,
@@ -605,6 +606,33 @@ def test_cleaning_one_step_of_one_part_rebuilds_only_that(build_env: BuildEnv) -
     one_after, two_after = after.stdout.split()
     assert two_after == two_before  # part two was not built again
     assert one_after != one_before
+
+
+def test_a_rebuild_runs_only_what_changed(build_env: BuildEnv) -> None:
+    project = build_env.use("two-sources")
+    first = build_env.build()
+    assert first.returncode == 0, first.stderr
+    snap = project / "two-sources_1.0_amd64.snap"
+    packed = snap.read_bytes()
+
+    unchanged = build_env.build()
+    assert unchanged.returncode == 0, unchanged.stderr
+    events = session_events(build_env)
+    skipped = {e.action: e.reason for e in events if isinstance(e, HostSkipped)}
+    assert skipped["lifecycle"].startswith("nothing changed since the last build")
+    assert skipped["pack"] == f"nothing changed since {snap.name} was packed"
+    assert not [e for e in events if isinstance(e, StepPayload)]  # no guest runner started
+    assert snap.read_bytes() == packed
+
+    source = project / "src" / "hello.c"
+    source.write_text(source.read_text() + "\n")
+    touched = build_env.build()
+    assert touched.returncode == 0, touched.stderr
+    events = session_events(build_env)
+    ran = {(e.part, e.step) for e in events if isinstance(e, StepFinished) and e.part}
+    assert {part for part, _ in ran} == {"hello"}  # part notes was not touched
+    assert ("build", "hello") in {(step, part) for part, step in ran}
+    assert "pack" in [e.action for e in events if isinstance(e, HostFinished)]
 
 
 def test_the_guest_runs_the_workbench_release_asked_for(

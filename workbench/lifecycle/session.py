@@ -26,7 +26,14 @@ from typing import Any
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.files import write_atomic
-from workbench.lifecycle import base_instance, guest_workbench, keepalive, outputs, wheelhouse
+from workbench.lifecycle import (
+    base_instance,
+    guest_workbench,
+    keepalive,
+    outputs,
+    uptodate,
+    wheelhouse,
+)
 from workbench.lifecycle.build_project import resolve_build
 from workbench.lifecycle.events import (
     Done,
@@ -71,6 +78,7 @@ from workbench.vm.remote import HostProvider
 from workbench.vm.state import Status
 
 SHARE_WORK_ROOT = "/project/.workbench-work"
+UNCHANGED = "nothing changed since the last build (parts, options and project files as they were)"
 OUTPUT_TAIL = 25
 
 
@@ -102,6 +110,8 @@ class Session:
         self._error: Failure | None = None
         self._tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
         self._clock = PhaseClock()
+        self._unchanged: str | None = None  # the fingerprint of a lifecycle skipped as unchanged
+        self._recorded: str | None = None  # the fingerprint a lifecycle run recorded
 
     def _provider(self) -> Provider:
         """The SSH host provider with ``--host``, else the qemu provider with the wheelhouse
@@ -243,6 +253,7 @@ class Session:
 
         started = time.monotonic()
         self._clock = PhaseClock()
+        self._unchanged = self._recorded = None
         self.machine.dir.create()
         self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
         root = self.machine.dir.root
@@ -266,15 +277,11 @@ class Session:
                     self._host(action, partial(self._inject, house))
                     ok = True
                 elif action.name == "clean" and cleaning is not None:
-                    ok = bool(self._host(action, partial(self._guest, "clean", cleaning)))
+                    ok = bool(self._host(action, partial(self._clean, cleaning)))
                 elif action.name == "lifecycle":
-                    target = self.options.step
-                    if self.options.shell is ShellMode.INSTEAD:
-                        target = target.previous() or target
-                    ran = self._host(action, partial(self._guests, ("prepare", "run"), target))
-                    ok = action.skip or bool(ran)
+                    ok = self._lifecycle(action, house.key)
                 elif action.name == "pack" and ok:
-                    snap = self._host(action, self._pack)
+                    snap = self._pack_unless_current(action)
                     ok = snap is not None
                 elif action.name == "export-prime" and ok:
                     ok = bool(self._host(action, self._export_prime))
@@ -365,6 +372,48 @@ class Session:
             self.notice(f"inject: {house.key}{where} was already in the guest")
         elif where:
             self.notice(f"inject: the guest runs workbench {house.key}{where}")
+
+    def _lifecycle(self, action: HostAction, workbench_key: str) -> bool:
+        """Run the guest's lifecycle up to the target step, unless the guest's last successful
+        run had the same fingerprint (:mod:`workbench.lifecycle.uptodate`); True when done."""
+        target = self.options.step
+        if self.options.shell is ShellMode.INSTEAD:
+            target = target.previous() or target
+        spec = self.spec(target)
+        before = uptodate.fingerprint(spec, workbench_key, self.project.root)
+        if not action.skip and uptodate.recorded(self.machine, spec) == before:
+            self._unchanged = before
+            self.emit(Event(HostSkipped(action=action.name, reason=UNCHANGED)))
+            return True
+        if not action.skip:
+            uptodate.forget(self.machine, spec)
+        ran = self._host(action, partial(self._guests, ("prepare", "run"), target))
+        after = uptodate.fingerprint(spec, workbench_key, self.project.root)
+        if ran and after == before:  # a file changed during the run: the next build runs again
+            uptodate.record(self.machine, spec, before)
+            self._recorded = before
+        return action.skip or bool(ran)
+
+    def _pack_unless_current(self, action: HostAction) -> Path | None:
+        """Pack and fetch the .snap, unless nothing changed since the project's .snap was."""
+        snap = self.project.root / self.snap_file
+        root = self.machine.dir.root
+        if self._unchanged is not None and uptodate.pack_is_current(root, self._unchanged, snap):
+            reason = f"nothing changed since {snap.name} was packed"
+            self.emit(Event(HostSkipped(action=action.name, reason=reason)))
+            return snap
+        packed: Path | None = self._host(action, self._pack)
+        fingerprint = self._unchanged or self._recorded
+        if packed is not None and fingerprint is not None:
+            uptodate.remember_pack(root, fingerprint, packed)
+        return packed
+
+    def _clean(self, step: Step) -> bool:
+        """Clean in the guest; the guest's record of its last run goes with it."""
+        try:
+            return self._guest("clean", step)
+        finally:
+            uptodate.forget(self.machine, self.spec(step))
 
     def _pack(self) -> Path | None:
         """Pack in the guest, then fetch the .snap into the project; the .snap."""
