@@ -95,6 +95,13 @@ def test_the_summary_reads_as_a_table_and_one_line() -> None:
     assert timing.line() == "timing: boot 4.0 s, lifecycle 10.0 s, pack 2.5 s (total 17.0 s)"
 
 
+def test_a_session_where_nothing_ran_says_so() -> None:
+    assert Timing(phases=(), total=1.5).table() == [
+        "timing (total 1.5 s):",
+        "  nothing ran: every action was done already",
+    ]
+
+
 def test_the_summary_travels_on_the_wire_unchanged() -> None:
     event = Event(clocked(), time=1.5)
     back = decode(encode(event))

@@ -328,6 +328,8 @@ class Timing(Payload):
         """The phases as aligned lines, the parts of an action indented under it."""
         width = max((len(p.name) for p in self.phases), default=0) + 2
         lines = [f"timing (total {self.total:.1f} s):"]
+        if not self.phases:
+            lines.append("  nothing ran: every action was done already")
         for p in self.phases:
             indent, pad = ("    ", width - 2) if p.within else ("  ", width)
             detail = f"  {p.detail}" if p.detail else ""
