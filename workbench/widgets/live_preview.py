@@ -122,17 +122,22 @@ class LiveAuthoringView(w.VBox):  # type: ignore[misc]
         self.changes_view = w.HTML()
         self.changes_view.add_class("wb-live-changes")
         self.debouncer = Debouncer(self.refresh, DELAY, schedule=schedule)
-        column = w.Layout(width="33%")
         super().__init__(
             [
                 self.status,
                 w.HBox(
                     [
                         w.VBox(
-                            [w.HTML(f"<b>template {esc(name)}</b>"), self.template], layout=column
+                            [w.HTML(f"<b>template {esc(name)}</b>"), self.template],
+                            layout=w.Layout(width="30%"),
                         ),
-                        w.VBox([w.HTML("<b>project</b>"), self.project], layout=column),
-                        w.VBox([self.preview, self.changes_view], layout=column),
+                        w.VBox(
+                            [w.HTML("<b>project</b>"), self.project], layout=w.Layout(width="30%")
+                        ),
+                        w.VBox(  # long lines scroll sideways instead of being cut
+                            [self.preview, self.changes_view],
+                            layout=w.Layout(width="40%", overflow="auto"),
+                        ),
                     ]
                 ),
             ]
