@@ -5,6 +5,10 @@ The servers run on 127.0.0.1, on a free port, in a private copy of ``notebooks/`
 with private Jupyter config, data, runtime and settings directories. JupyterLab needs a token.
 Chromium is ``/usr/bin/chromium``, driven by Playwright over CDP; no browser is ever downloaded.
 Screenshots go to ``tests/artifacts/`` (a temporary directory when it is not writable).
+The kernels import this checkout's ``workbench``. ``tiny_lab`` is a JupyterLab whose notebook 03
+boots the ``tiny`` image in a private cache. The helpers drive a notebook: :func:`run_all_cells`
+(open it, clear its outputs, run every cell, wait for the last), :func:`error_outputs` (what
+failed), :func:`menu` and :func:`shutdown_kernels`.
 """
 
 from __future__ import annotations
