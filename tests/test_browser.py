@@ -180,7 +180,7 @@ def live_template_typing_updates_the_preview(page: Any) -> None:
     lang.wait_for(state="detached")  # no longer in the exploded project
     assert declined.count() == 3
     assert "3 declined" in page.locator(".wb-live-status").inner_text()
-    page.locator(".wb-live").scroll_into_view_if_needed()
+    page.locator(".wb-live").evaluate("view => view.scrollIntoView()")  # at the top
 
 
 def test_voila_renders_02_without_code(page: Any, voila: Server, shoot: Shoot) -> None:

@@ -111,7 +111,7 @@ class LiveAuthoringView(w.VBox):  # type: ignore[misc]
         self._tmp = tempfile.TemporaryDirectory(prefix="wb-live-")
         self.workdir = Path(self._tmp.name)
         self.changes: list[str] = []
-        self.template = YamlEditor(template, file=f"{name}.yaml", rows=14)
+        self.template = YamlEditor(template, file=f"{name}.yaml", rows=12)
         self.template.add_class("wb-live-template")
         self.project = YamlEditor(project, file="snapcraft.yaml", rows=14)
         self.project.add_class("wb-live-project")
@@ -128,15 +128,17 @@ class LiveAuthoringView(w.VBox):  # type: ignore[misc]
                 w.HBox(
                     [
                         w.VBox(
-                            [w.HTML(f"<b>template {esc(name)}</b>"), self.template],
-                            layout=w.Layout(width="30%"),
-                        ),
-                        w.VBox(
-                            [w.HTML("<b>project</b>"), self.project], layout=w.Layout(width="30%")
+                            [
+                                w.HTML(f"<b>template {esc(name)}</b>"),
+                                self.template,
+                                w.HTML("<b>project</b>"),
+                                self.project,
+                            ],
+                            layout=w.Layout(width="45%"),
                         ),
                         w.VBox(  # long lines scroll sideways instead of being cut
                             [self.preview, self.changes_view],
-                            layout=w.Layout(width="40%", overflow="auto"),
+                            layout=w.Layout(width="55%", overflow="auto"),
                         ),
                     ]
                 ),
