@@ -5,10 +5,16 @@ The servers run on 127.0.0.1, on a free port, in a private copy of ``notebooks/`
 with private Jupyter config, data, runtime and settings directories. JupyterLab needs a token.
 Chromium is ``/usr/bin/chromium``, driven by Playwright over CDP; no browser is ever downloaded.
 Screenshots go to ``tests/artifacts/`` (a temporary directory when it is not writable).
+The kernels import this checkout's ``workbench``. ``tiny_lab`` is a JupyterLab whose notebook 03
+boots the ``tiny`` image in a private cache. The helpers drive a notebook: :func:`run_all_cells`
+(open it, clear its outputs, run every cell, wait for the last), :func:`error_outputs` (what
+failed), :func:`menu` and :func:`shutdown_kernels`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -17,12 +23,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from workbench import dirs
+from workbench.vm.teardown import clean_instances
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -60,12 +69,15 @@ class Server:
 
 
 def _workspace(tmp: Path) -> tuple[Path, dict[str, str]]:
-    """A copy of notebooks/ and examples/ plus an environment with private Jupyter dirs."""
+    """A copy of notebooks/ and examples/ plus an environment with private Jupyter dirs, in which
+    ``import workbench`` loads this checkout (also when another one is installed editable)."""
     tree = tmp / "tree"
     shutil.copytree(ROOT / "notebooks", tree / "notebooks")
     shutil.copytree(ROOT / "examples", tree / "examples")
     env = dict(os.environ)
+    path = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(
+        PYTHONPATH=os.pathsep.join(path),  # the kernels import this checkout's workbench
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),  # no news prompt: the lab's own settings
@@ -112,11 +124,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-@pytest.fixture(scope="module")
-def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ and examples/."""
-    tmp = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def _lab(tmp: Path, extra_env: Mapping[str, str]) -> Iterator[Server]:
+    """JupyterLab on 127.0.0.1 with a token in a copy of the tree, ``extra_env`` in its env."""
     tree, env = _workspace(tmp)
+    env.update(extra_env)
     port, token = free_port(), os.urandom(16).hex()
     argv = [
         sys.executable,
@@ -138,6 +150,34 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(base, f"?token={token}", tree, log)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """JupyterLab on 127.0.0.1 with a token, serving a copy of notebooks/ and examples/."""
+    with _lab(tmp_path_factory.mktemp("lab"), {}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """:func:`jupyter_lab` whose notebook 03 runs on the ``tiny`` image (boots in seconds) in a
+    private cache that links to the machine's base images, as its nbval test does; every VM left
+    in that cache is destroyed at the end."""
+    tmp = tmp_path_factory.mktemp("vl")  # short: the instances' unix socket paths
+    cache = tmp / "cache"
+    cache.mkdir()
+    images = dirs.images_dir()
+    images.mkdir(parents=True, exist_ok=True)
+    (cache / "images").symlink_to(images)
+    env = {"WORKBENCH_NOTEBOOK_IMAGE": "tiny", "WORKBENCH_CACHE_DIR": str(cache)}
+    try:
+        with _lab(tmp, env) as server:
+            yield server
+    finally:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+            clean_instances()
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +272,58 @@ def shoot(page: Any, tmp_path: Path) -> Shoot:
         return path
 
     return save
+
+
+RUN_TIMEOUT = 180_000
+"""Milliseconds for a kernel to start and a notebook's cells to run, on a shared 2-core machine."""
+
+ALL_RAN = """() => {
+  const panel = document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden)");
+  if (!panel) return false;
+  if (panel.querySelector(".jp-OutputArea-output[data-mime-type*='stderr']")) return true;
+  const prompts = [...panel.querySelectorAll(".jp-CodeCell .jp-InputPrompt")];
+  return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+}"""
+"""True once every code cell of the open notebook shows its execution count, or one failed."""
+
+
+def menu(page: Any, *path: str) -> None:
+    """Click through JupyterLab's menu bar: ``menu(page, "Run", "Run All Cells")``."""
+    for name in path:
+        page.get_by_role("menuitem", name=name, exact=True).click()
+
+
+def run_all_cells(page: Any, lab: Server, notebook: str, *, timeout: float = RUN_TIMEOUT) -> None:
+    """Open ``notebooks/NOTEBOOK`` in JupyterLab (a fresh workspace: no tab restored from an
+    earlier test), clear its stored outputs, run every cell and wait until each code cell has run
+    (or one wrote to stderr: see :func:`error_outputs`)."""
+    workspace = notebook.removesuffix(".ipynb")
+    page.goto(lab.url(f"lab/workspaces/{workspace}/tree/notebooks/{notebook}"))
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=timeout)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=timeout)
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.locator(".jp-OutputArea-output").first.wait_for(state="detached", timeout=timeout)
+    menu(page, "Run", "Run All Cells")
+    page.wait_for_function(ALL_RAN, timeout=timeout)
+
+
+def error_outputs(page: Any) -> list[str]:
+    """The text of every error or stderr output in the page, and of every widget that failed to
+    display."""
+    errors: list[str] = page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type*='stderr']", "els => els.map(e => e.innerText)"
+    )
+    failed = page.get_by_text("Error displaying widget")
+    return errors + [failed.nth(i).inner_text() for i in range(failed.count())]
+
+
+def shutdown_kernels(lab: Server) -> None:
+    """Shut down every kernel of ``lab`` (a notebook's kernel outlives its browser page)."""
+    with urllib.request.urlopen(f"{lab.base}/api/kernels{lab.query}", timeout=30) as answer:
+        kernels = json.load(answer)
+    for kernel in kernels:
+        request = urllib.request.Request(
+            f"{lab.base}/api/kernels/{kernel['id']}{lab.query}", method="DELETE"
+        )
+        with urllib.request.urlopen(request, timeout=60):
+            pass
