@@ -75,9 +75,12 @@ def recorded(machine: Machine, spec: GuestSpec) -> str | None:
 
 
 def record(machine: Machine, spec: GuestSpec, value: str) -> None:
-    """Record ``value`` (a hex digest) as the guest's last successful run."""
-    script = 'printf "%s\\n" "$1" > "$2.new" && mv -f "$2.new" "$2"'
-    machine.exec(["sh", "-c", script, "sh", value, record_path(spec)], check=True)
+    """Record ``value`` (a hex digest) as the guest's last successful run (the file belongs to
+    the work directory's owner, the build user, as everything under it)."""
+    script = (
+        'printf "%s\\n" "$1" > "$2.new" && chown --reference="$3" "$2.new" && mv -f "$2.new" "$2"'
+    )
+    machine.exec(["sh", "-c", script, "sh", value, record_path(spec), spec.work_dir], check=True)
 
 
 def forget(machine: Machine, spec: GuestSpec) -> None:
