@@ -90,4 +90,8 @@ def test_a_failed_build_is_debugged_in_place_fixed_on_the_host_and_retried(
     assert debugger.failure is None
     assert debugger.inspect(FakeFeedback()).done == ("pull", "build")
     debugger.choose("install")
-    assert run(debugger, "usr/bin/hello") == (["Hello from a fixed build!"], 0, cwd.replace("src", "install"))
+    assert run(debugger, "usr/bin/hello") == (
+        ["Hello from a fixed build!"],
+        0,
+        cwd.replace("src", "install"),
+    )

@@ -297,6 +297,7 @@ class PartDebugger:
         with self.controller.guest(feedback, self.step, (self.part,)) as session:
             layout = session.machine.layout
             script = ["bash", "-c", PRELUDE, "workbench-debug", state.environment, cwd, command]
+            script.append(self._marker)
             argv = layout.as_build_user(script)
             env = {**GUEST_ENV, "PATH": f"{layout.venv}/bin:{GUEST_PATH}"}
             result = session.machine.exec(

@@ -167,10 +167,6 @@ class DebugView(w.VBox):  # type: ignore[misc]
         self.note.value = verdict_badge(True, said)
         return said
 
-    def failed_again(self) -> None:
-        """Show the failure of a retry that failed (the debugger has read it)."""
-        self.show(self._debugger())
-
     def open_terminal(self) -> None:
         """Open a JupyterLab terminal logged into the VM at the current directory (as the build
         user, with the step's environment); in a kernel no Jupyter server started, say so."""
