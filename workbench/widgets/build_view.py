@@ -13,6 +13,12 @@ images can run the steps, and when the VM stops by itself are the controller's (
 :mod:`workbench.lifecycle.controller`); the keep-alive line says when and why, read again after
 every task.
 
+What it builds is chosen in its :class:`~workbench.widgets.build_chooser.BuildChooser` (project,
+parts, last step, build-on/build-for, templates, export-prime: :meth:`BuildView.choose`, or
+:meth:`BuildView.use` with another controller). When a step fails, the
+:class:`~workbench.widgets.debug_view.DebugView` under the build log opens on the failing part
+(:mod:`workbench.lifecycle.debug`); :meth:`BuildView.debug_part` opens it on any part and step.
+
 Cancelling: a step stops at once and is not recorded, so the next press redoes it; a launch stops
 the VM once it is up; a command stops being waited for. Snapshots, stop and clean run to the end.
 On an image that cannot run craft-parts (``tiny``) the step buttons are disabled and say why.

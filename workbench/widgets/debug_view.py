@@ -77,6 +77,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
         )
         self.note = w.HTML()
         self.note.add_class("wb-debug-note")
+        self.note_text = ""
         self.add_class("wb-debug")
         super().__init__([])
         self.directory.observe(lambda change: self.choose(change["new"]), "value")
@@ -101,6 +102,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
             self.directory.value = debugger.directory
         self.cwd_line.value = ""
         self.output.clear()
+        self._say(True, "")
         self.children = [
             self.heading,
             self.tail,
@@ -113,12 +115,24 @@ class DebugView(w.VBox):  # type: ignore[misc]
         ]
 
     def _debugger(self) -> PartDebugger:
-        if self.debugger is None:
-            raise RuntimeError("no part to debug yet: show() one first")
+        if self.debugger is None:  # the callers check first: a button is only shown after show()
+            raise RuntimeError("no part to debug yet")
         return self.debugger
+
+    def _ready(self) -> bool:
+        """Whether a part is shown; else say so (a script may call an action first)."""
+        if self.debugger is None:
+            self._say(False, "nothing to debug yet: a failed step or Debug opens a part here")
+        return self.debugger is not None
+
+    def _say(self, ok: bool, text: str) -> None:
+        self.note.value = verdict_badge(ok, text)
+        self.note_text = text
 
     def inspect(self) -> None:
         """Read the part's state (steps done, directories, the step's environment) from the VM."""
+        if not self._ready():
+            return
         self._start("inspect", self._debugger().inspect, self.output, self._inspected)
 
     def _inspected(self, state: PartState) -> str:
@@ -132,6 +146,8 @@ class DebugView(w.VBox):  # type: ignore[misc]
 
     def choose(self, kind: str) -> None:
         """Run the next command in the part's ``kind`` directory (src, build or install)."""
+        if not self._ready():
+            return
         self._debugger().choose(kind)
         if self.directory.value != kind:
             self.directory.value = kind
@@ -140,8 +156,10 @@ class DebugView(w.VBox):  # type: ignore[misc]
     def run_command(self, command: str | None = None) -> None:
         """Run ``command`` (default: the command box) where the part's step ran."""
         text = self.command.value if command is None else command
-        if not text.strip():
+        if not text.strip() or not self._ready():
             return
+        if command is None:
+            self.command.value = ""  # the box is ready for the next one (its change runs nothing)
         debugger = self._debugger()
         self.output.append(f"{debugger.cwd or debugger.directory}$ {text}")
         self._start("debug command", partial(debugger.run, text), self.output, self._ran)
@@ -158,23 +176,27 @@ class DebugView(w.VBox):  # type: ignore[misc]
     def retry(self) -> None:
         """Pull the part again from the project (fix it on the host first) and run it up to the
         step; the build log and timeline show it."""
+        if not self._ready():
+            return
         self._start("retry", self._debugger().retry, self.output, self._retried)
 
     def _retried(self, result: BuildResult) -> str:
         debugger = self._debugger()
         self.show(debugger)
         said = f"retry: {debugger.step.label} of {debugger.part} passed in {result.elapsed:.1f} s"
-        self.note.value = verdict_badge(True, said)
+        self._say(True, said)
         return said
 
     def open_terminal(self) -> None:
         """Open a JupyterLab terminal logged into the VM at the current directory (as the build
         user, with the step's environment); in a kernel no Jupyter server started, say so."""
+        if not self._ready():
+            return
         debugger = self._debugger()
         server = running_server()
         command = " ".join(debugger.terminal_argv())
         if server is None:
-            self.note.value = verdict_badge(
+            self._say(
                 False,
                 "no Jupyter server runs this kernel, so no terminal can open here:"
                 f" in a terminal, run {command}",
@@ -189,7 +211,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
         self._start("terminal", job, self.output, self._terminal_opened)
 
     def _terminal_opened(self, said: str) -> str:
-        self.note.value = verdict_badge(
+        self._say(
             True, f"{said}: open it from the Running Terminals and Kernels panel (left side bar)"
         )
         return said
