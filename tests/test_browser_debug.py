@@ -70,6 +70,7 @@ def debug_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.copytree(ROOT / "examples" / "build" / "broken-make", tree / "broken-make")
     (tree / "debug.ipynb").write_text(json.dumps(NOTEBOOK))
     env["WORKBENCH_CACHE_DIR"] = str(cache)
+    env["PYTHONPATH"] = str(ROOT)  # the kernel and the terminal run this checkout's workbench
     port, token = free_port(), os.urandom(16).hex()
     argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
     argv += [f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tree}"]
