@@ -8,17 +8,15 @@ copy is fixed on the host, and **Retry this step** passes. Screenshots go to ``t
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import sys
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser_fixtures import ROOT, Server, _serve, _stop, _workspace, free_port
+from browser_fixtures import ROOT, Server
+from vm_fixtures import build_cache
 
-from workbench import dirs
 from workbench.vm.teardown import clean_instances
 
 if TYPE_CHECKING:
@@ -26,15 +24,14 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-SHARED = ("images", "wheelhouse", "bases")
-"""Machine-level caches (base images, wheels, saved base instances) the test cache links to."""
 BUILD_TIMEOUT = 2400_000  # ms: a debian-12 VM from its base, build-packages, a failed build (TCG)
 COMMAND_TIMEOUT = 300_000
 CELL = """\
 from workbench.lifecycle import BuildController, BuildOptions
 from workbench.widgets import BuildView
 
-view = BuildView(BuildController("broken-make", BuildOptions(), stop_after=900))
+project = "../examples/build/broken-make"  # the lab's own copy
+view = BuildView(BuildController(project, BuildOptions(), stop_after=900))
 view"""
 KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 NOTEBOOK = {
@@ -54,37 +51,19 @@ NOTEBOOK = {
 
 
 @pytest.fixture(scope="module")
-def debug_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """JupyterLab serving a notebook with a build view of a copy of broken-make, in a private
-    cache (its instances) that links to the machine's images, wheels and base instances."""
-    tmp = tmp_path_factory.mktemp("dlab")  # short: unix socket paths
-    real = dirs.cache_dir()
-    cache = tmp / "cache"
-    cache.mkdir()
-    for name in SHARED:
-        (real / name).mkdir(parents=True, exist_ok=True)
-        (cache / name).symlink_to(real / name)
-    _, env = _workspace(tmp)
-    tree = tmp / "work"
-    tree.mkdir()
-    shutil.copytree(ROOT / "examples" / "build" / "broken-make", tree / "broken-make")
-    (tree / "debug.ipynb").write_text(json.dumps(NOTEBOOK))
-    env["WORKBENCH_CACHE_DIR"] = str(cache)
-    env["PYTHONPATH"] = str(ROOT)  # the kernel and the terminal run this checkout's workbench
-    port, token = free_port(), os.urandom(16).hex()
-    argv = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1"]
-    argv += [f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tree}"]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    base = f"http://127.0.0.1:{port}"
-    log = tmp / "lab.log"
-    proc = _serve(argv, cwd=tree, env=env, log=log, ready=f"{base}/api/status?token={token}")
-    try:
-        yield Server(base, f"?token={token}", tree, log)
-    finally:
-        _stop(proc)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+def debug_lab(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """The suite's JupyterLab (a copy of notebooks/ and examples/), started with a private build
+    cache in its environment (its kernels and terminals inherit it, and this checkout's
+    workbench), plus a notebook of a build view of its copy of broken-make."""
+    with build_cache(tmp_path_factory.mktemp("dlab")), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(ROOT))
+        lab: Server = request.getfixturevalue("jupyter_lab")  # started now: with this environment
+        (lab.tree / "notebooks" / "debug-panel.ipynb").write_text(json.dumps(NOTEBOOK))
+        try:
+            yield lab
+        finally:
             clean_instances()
 
 
@@ -94,10 +73,33 @@ def type_command(page: Any, command: str) -> None:
     box.press("Enter")
 
 
+def terminal_says(lab: Server, name: str, command: str, wanted: re.Pattern[str]) -> str:
+    """Type ``command`` into the lab's terminal ``name`` and read it until ``wanted`` shows."""
+    import websocket  # noqa: PLC0415 (websocket-client, a jupyter_server dependency)
+
+    token = lab.query.removeprefix("?token=")
+    url = f"{lab.base.replace('http', 'ws', 1)}/terminals/websocket/{name}?token={token}"
+    socket = websocket.create_connection(url, timeout=30)
+    seen = ""
+    try:
+        socket.send(json.dumps(["stdin", command + "\r"]))
+        deadline = time.monotonic() + COMMAND_TIMEOUT / 1000
+        while not wanted.search(seen) and time.monotonic() < deadline:
+            try:
+                kind, *data = json.loads(socket.recv())
+            except websocket.WebSocketTimeoutException:
+                continue
+            if kind == "stdout":
+                seen += "".join(data)
+    finally:
+        socket.close()
+    return seen
+
+
 def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page: Any, debug_lab: Server, shoot: Shoot
 ) -> None:
-    page.goto(debug_lab.url("lab/workspaces/debug/tree/debug.ipynb"))
+    page.goto(debug_lab.url("lab/workspaces/debug/tree/notebooks/debug-panel.ipynb"))
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=COMMAND_TIMEOUT)
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=COMMAND_TIMEOUT)
     page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -127,10 +129,19 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page.locator(".wb-debug").scroll_into_view_if_needed()
     shoot("03-debug-command")
 
-    source = debug_lab.tree / "broken-make" / "src" / "hello.c"
+    page.get_by_role("button", name="Terminal").click()
+    note = page.locator(".wb-debug-note")
+    note.get_by_text("is in the VM at").wait_for(timeout=COMMAND_TIMEOUT)
+    found = re.search(r"terminal (\S+) is in the VM at (\S+):", note.inner_text())
+    assert found is not None, note.inner_text()
+    assert found.group(2).endswith("/parts/hello")
+    wanted = re.compile(r"in=/\S+/parts/hello user=workbench step=BUILD")
+    command = "echo in=$PWD user=$(id -un) step=$CRAFT_STEP_NAME"
+    assert wanted.search(terminal_says(debug_lab, found.group(1), command))
+
+    source = debug_lab.tree / "examples" / "build" / "broken-make" / "src" / "hello.c"
     source.write_text(source.read_text().replace("GREETNG", "GREETING"))
     page.get_by_role("button", name="Retry this step").click()
-    note = page.locator(".wb-debug-note")
     note.get_by_text("retry: build of hello passed").wait_for(timeout=BUILD_TIMEOUT)
     assert "inspect what it produced" in heading.inner_text()
     page.locator(".wb-debug").scroll_into_view_if_needed()

@@ -11,37 +11,26 @@ from pathlib import Path
 
 import pytest
 from test_build_controller import FakeFeedback
+from vm_fixtures import build_cache
 
-from workbench import dirs
 from workbench.errors import BuildError
 from workbench.lifecycle import BuildController, BuildOptions, Step, copy_example
 from workbench.lifecycle.debug import PartDebugger
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "build" / "broken-make"
-SHARED = ("images", "wheelhouse", "bases")
-"""Machine-level caches (base images, wheels, saved base instances) the test cache links to."""
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildController]:
-    real = dirs.cache_dir()
-    cache = tmp_path_factory.mktemp("dbg") / "cache"  # short: unix socket paths
-    cache.mkdir()
-    for name in SHARED:
-        (real / name).mkdir(parents=True, exist_ok=True)
-        (cache / name).symlink_to(real / name)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
-    project = copy_example(EXAMPLE, workdir=cache.parent / "projects")
-    built = BuildController(project, BuildOptions(), stop_after=900)
-    try:
-        yield built
-    finally:
-        built.clean(FakeFeedback())
-        patch.undo()
-        shutil.rmtree(cache.parent / "projects", ignore_errors=True)
+    with build_cache(tmp_path_factory.mktemp("dbg")) as cache:
+        project = copy_example(EXAMPLE, workdir=cache.parent / "projects")
+        built = BuildController(project, BuildOptions(), stop_after=900)
+        try:
+            yield built
+        finally:
+            built.clean(FakeFeedback())
+            shutil.rmtree(cache.parent / "projects", ignore_errors=True)
 
 
 def run(debugger: PartDebugger, command: str) -> tuple[list[str], int, str]:
