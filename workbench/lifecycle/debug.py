@@ -97,8 +97,8 @@ def marked(lines: list[str]) -> tuple[LogLine, ...]:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """What the last session recorded of a part's step: its failure (None when it passed or did
-    not run) and its output."""
+    """What the record holds of a part's step's last run: its failure (None when it passed or
+    did not run) and its output."""
 
     failure: Failure | None
     output: tuple[str, ...]

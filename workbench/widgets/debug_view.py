@@ -47,7 +47,7 @@ def render_tail(lines: tuple[LogLine, ...]) -> str:
 def describe_state(state: PartState) -> str:
     """The part's state as one line: which steps are done."""
     done = ", ".join(state.done) or "none"
-    return f"{state.part}: steps done: {done}; {state.step}'s environment: craft-parts'"
+    return f"{state.part}: steps done: {done}; commands get craft-parts' {state.step} environment"
 
 
 class DebugView(w.VBox):  # type: ignore[misc]
