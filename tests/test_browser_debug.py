@@ -129,7 +129,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page.locator(".wb-debug").scroll_into_view_if_needed()
     shoot("03-debug-command")
 
-    page.get_by_role("button", name="Terminal").click()
+    page.get_by_role("button", name="Terminal", exact=True).click()
     note = page.locator(".wb-debug-note")
     note.get_by_text("is in the VM at").wait_for(timeout=COMMAND_TIMEOUT)
     found = re.search(r"terminal (\S+) is in the VM at (\S+):", note.inner_text())
@@ -141,7 +141,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
 
     source = debug_lab.tree / "examples" / "build" / "broken-make" / "src" / "hello.c"
     source.write_text(source.read_text().replace("GREETNG", "GREETING"))
-    page.get_by_role("button", name="Retry this step").click()
+    page.get_by_role("button", name="Retry this step", exact=True).click()
     note.get_by_text("retry: build of hello passed").wait_for(timeout=BUILD_TIMEOUT)
     assert "inspect what it produced" in heading.inner_text()
     page.locator(".wb-debug").scroll_into_view_if_needed()
