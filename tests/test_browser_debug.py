@@ -67,6 +67,11 @@ def debug_lab(
             clean_instances()
 
 
+def button_name(label: str) -> re.Pattern[str]:
+    """A widget button's accessible name: its icon's glyph (if any), then exactly ``label``."""
+    return re.compile(rf"^\W*{re.escape(label)}$")
+
+
 def type_command(page: Any, command: str) -> None:
     box = page.locator(".wb-debug-command input")
     box.fill(command)
@@ -104,7 +109,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=COMMAND_TIMEOUT)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    build = page.get_by_role("button", name="Build", exact=True)
+    build = page.get_by_role("button", name=button_name("Build"))
     build.wait_for(timeout=COMMAND_TIMEOUT)
     build.click()
 
@@ -129,7 +134,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page.locator(".wb-debug").scroll_into_view_if_needed()
     shoot("03-debug-command")
 
-    page.get_by_role("button", name="Terminal", exact=True).click()
+    page.get_by_role("button", name=button_name("Terminal")).click()
     note = page.locator(".wb-debug-note")
     note.get_by_text("is in the VM at").wait_for(timeout=COMMAND_TIMEOUT)
     found = re.search(r"terminal (\S+) is in the VM at (\S+):", note.inner_text())
@@ -141,7 +146,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
 
     source = debug_lab.tree / "examples" / "build" / "broken-make" / "src" / "hello.c"
     source.write_text(source.read_text().replace("GREETNG", "GREETING"))
-    page.get_by_role("button", name="Retry this step", exact=True).click()
+    page.get_by_role("button", name=button_name("Retry this step")).click()
     note.get_by_text("retry: build of hello passed").wait_for(timeout=BUILD_TIMEOUT)
     assert "inspect what it produced" in heading.inner_text()
     page.locator(".wb-debug").scroll_into_view_if_needed()
