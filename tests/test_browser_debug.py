@@ -142,7 +142,7 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     assert found.group(2).endswith("/parts/hello")
     wanted = re.compile(r"in=/\S+/parts/hello user=workbench step=BUILD")
     command = "echo in=$PWD user=$(id -un) step=$CRAFT_STEP_NAME"
-    assert wanted.search(terminal_says(debug_lab, found.group(1), command))
+    assert wanted.search(terminal_says(debug_lab, found.group(1), command, wanted))
 
     source = debug_lab.tree / "examples" / "build" / "broken-make" / "src" / "hello.c"
     source.write_text(source.read_text().replace("GREETNG", "GREETING"))
