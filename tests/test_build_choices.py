@@ -122,6 +122,7 @@ def test_the_chooser_switches_the_view_to_another_project_and_its_parts(
     assert view.controller.instances == tmp_path / "instances"  # the view's other settings
     assert list(view.clean_menus) == ["one", "two"]
     assert view.debug_part_menu.options == ("one", "two")
+    assert view.debug_part_menu.value == "one"
     chooser.project.value = str(tmp_path / "nowhere")
     assert "no snapcraft.yaml" in chooser.message.value
     chooser.use_button.click()

@@ -235,6 +235,7 @@ class BuildView(w.VBox):  # type: ignore[misc]
             menu.observe(lambda change, part=part: self._clean_chosen(part, change), "value")
         self.clean_box.children = list(self.clean_menus.values())
         self.debug_part_menu.options = parts
+        self.debug_part_menu.value = parts[0] if parts else None
         self.debug_button.disabled = refusal is not None
         self.refresh()
 
