@@ -272,9 +272,9 @@ class BuildController:
     # -- the lifecycle (worker thread) -------------------------------------------------------------
 
     def build(self, step: Step, feedback: Feedback, parts: tuple[str, ...] = ()) -> BuildResult:
-        """Run the lifecycle up to ``step`` (see :meth:`build_step`) for ``parts`` (every part
-        without); a cancel stops the guest runner, and the failure it causes becomes the runner's
-        cancellation."""
+        """Run the lifecycle up to ``step`` (see :meth:`build_step`) for ``parts`` (default: the
+        options' parts, else every part); a cancel stops the guest runner, and the failure it
+        causes becomes the runner's cancellation."""
         self._require_craft_parts()
         session = self._session(feedback, step, parts)
         try:
