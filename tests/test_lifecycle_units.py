@@ -281,7 +281,7 @@ def test_guest_give_owns_only_what_is_not_owned(tmp_path: Path) -> None:
 
 def test_the_only_root_command_is_prepare() -> None:
     assert ROOT_COMMANDS == ("prepare",)
-    assert set(COMMANDS) == {"prepare", "run", "clean", "pack", "export"}
+    assert set(COMMANDS) == {"prepare", "run", "clean", "pack", "export", "inspect"}
 
 
 def test_guest_modules_import_only_the_standard_library() -> None:

@@ -21,9 +21,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import pytest
-from vm_fixtures import FAST, GUEST_MEMORY
+from vm_fixtures import FAST, GUEST_MEMORY, build_cache
 
-from workbench import dirs
 from workbench.errors import BuildError
 from workbench.follow import Follower, following
 from workbench.lifecycle import BuildController, BuildOptions, Session, Step, copy_example
@@ -469,29 +468,18 @@ def test_stop_then_clean(tiny_vm: BuildView) -> None:
 
 # -- every step button on a real debian-12 guest ---------------------------------------------
 
-SHARED = ("images", "wheelhouse", "bases")
-"""Machine-level caches (base images, wheels, saved base instances) the test cache links to."""
-
 
 @pytest.fixture(scope="module")
 def debian_view(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildView]:
-    real = dirs.cache_dir()
-    cache = tmp_path_factory.mktemp("bv") / "cache"  # short: unix socket paths
-    cache.mkdir()
-    for name in SHARED:
-        (real / name).mkdir(parents=True, exist_ok=True)
-        (cache / name).symlink_to(real / name)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
-    view = BuildView.from_example(EXAMPLE, workdir=cache.parent / "projects")
-    try:
-        yield view
-    finally:
-        view.runner.wait(1800)
-        view.clean()
-        view.runner.wait(300)
-        patch.undo()
-        shutil.rmtree(cache.parent / "projects", ignore_errors=True)
+    with build_cache(tmp_path_factory.mktemp("bv")) as cache:
+        view = BuildView.from_example(EXAMPLE, workdir=cache.parent / "projects")
+        try:
+            yield view
+        finally:
+            view.runner.wait(1800)
+            view.clean()
+            view.runner.wait(300)
+            shutil.rmtree(cache.parent / "projects", ignore_errors=True)
 
 
 def press(view: BuildView, step: str, timeout: float = 1800) -> None:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from workbench.vm.images import BootImage, ensure_image
 from workbench.vm.local import Instance
 from workbench.vm.teardown import clean_instances
 
+MACHINE_CACHES = ("images", "wheelhouse", "bases")
+"""Machine-level caches (base images, wheels, saved base instances) a test cache links to."""
 GUEST_MEMORY = "384M"
 FAST = Timeouts(banner=120, ready=120, powerdown=20)
 
@@ -77,6 +80,22 @@ class VmEnv:
             env={**os.environ, "WORKBENCH_CACHE_DIR": str(self.cache)},
             check=False,
         )
+
+
+@contextmanager
+def build_cache(root: Path) -> Iterator[Path]:
+    """``root/cache``, a private cache (instances, project copies) linking the machine's images,
+    wheels and saved base instances, as ``WORKBENCH_CACHE_DIR`` while the block runs (keep
+    ``root`` short: unix socket paths live under it)."""
+    real = dirs.cache_dir()
+    cache = root / "cache"
+    cache.mkdir()
+    for name in MACHINE_CACHES:
+        (real / name).mkdir(parents=True, exist_ok=True)
+        (cache / name).symlink_to(real / name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from workbench.cli.host import host_arguments, host_target
+from workbench.lifecycle.choices import BuildChoices
 from workbench.lifecycle.controller import BuildController
 from workbench.lifecycle.events import (
     Done,
@@ -51,7 +52,6 @@ from workbench.lifecycle.safetext import printable
 from workbench.lifecycle.session import clean
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, ShellMode, Step
 from workbench.lifecycle.wire import encode
-from workbench.templates.registry import env_template_dirs
 from workbench.vm.qemu import SHARE_MODES
 from workbench.vm.watchdog import parse_duration
 
@@ -143,25 +143,30 @@ def run_build(args: argparse.Namespace) -> int:
         if args.debug
         else ShellMode.NEVER
     )
-    options = BuildOptions(
-        step=Step.parse(args.step),
+    choices = BuildChoices(
+        project=args.path,
         parts=tuple(args.part),
-        shell=shell,
-        image=args.image,
+        step=Step.parse(args.step),
         build_on=args.build_on,
         build_for=args.build_for,
-        keep=args.keep,
-        memory=args.memory,
-        cpus=args.cpus,
-        disk_size=args.disk_size,
+        templates=tuple(args.templates_dir),
         export_prime=args.export_prime,
-        share_mode=args.share_mode,
-        templates=(*env_template_dirs(os.environ), *args.templates_dir),
-        workbench_version=args.workbench_version,
-        policy=Policy.from_env(os.environ)
-        if args.stop_after is None
-        else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
-        host=host_target(args),
+    )
+    options = choices.options(
+        BuildOptions(
+            shell=shell,
+            image=args.image,
+            keep=args.keep,
+            memory=args.memory,
+            cpus=args.cpus,
+            disk_size=args.disk_size,
+            share_mode=args.share_mode,
+            workbench_version=args.workbench_version,
+            policy=Policy.from_env(os.environ)
+            if args.stop_after is None
+            else Policy.uniform(parse_duration(args.stop_after, what="--stop-after")),
+            host=host_target(args),
+        )
     )
     session = BuildController(args.path, options).session(listeners=(_notices,))
     if args.plan:
@@ -182,11 +187,8 @@ def run_clean(args: argparse.Namespace) -> int:
         print(clean(path))
         return 0
     step = Step.parse(args.step or "pull")
-    options = BuildOptions(
-        parts=tuple(parts),
-        templates=(*env_template_dirs(os.environ), *args.templates_dir),
-        policy=Policy.from_env(os.environ),
-    )
+    choices = BuildChoices(path, parts=tuple(parts), templates=tuple(args.templates_dir))
+    options = choices.options(BuildOptions(policy=Policy.from_env(os.environ)))
     session = BuildController(path, options).session(listeners=(_notices,))
     session.on_event(terminal_view())
     session.clean_parts(step)

@@ -78,7 +78,8 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--timeout", type=float, help="seconds before giving up")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
 
-    action("shell", run_shell, "an interactive root shell in the VM")
+    shell = action("shell", run_shell, "an interactive shell in the VM (root by default)")
+    shell.add_argument("--user", help="log in as USER (root, or the build user workbench)")
     push = action("push", run_push, "copy a host file into the VM")
     push.add_argument("src", type=Path)
     push.add_argument("dst")
@@ -239,7 +240,8 @@ def _writer(stream: Any) -> Any:
 
 
 def run_shell(args: argparse.Namespace) -> int:
-    return _machine(args).shell()
+    machine = _machine(args)
+    return machine.shell(user=args.user) if args.user else machine.shell()
 
 
 def run_push(args: argparse.Namespace) -> int:

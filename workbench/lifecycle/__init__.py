@@ -8,10 +8,12 @@ instance), :mod:`.keepalive` (the idle policy after a build), :mod:`.snapyaml` (
 :mod:`.outputs` (the .snap and prime fetched into the project), :mod:`.prime` (prime/ in the VM
 and the packed snap.yaml, as data), :mod:`.events` (the typed event stream), :mod:`.wire` (its
 versioned JSON lines, ``events.jsonl`` and ``build.log``), :mod:`.safetext` (guest text made safe
-to show) and :mod:`.controller` (the one decision point that ``workbench build`` and the
-notebook's build view both drive). Guest side: :mod:`.guest` (the runner driving craft-parts) and
-:mod:`.pack`; these two and :mod:`.events`, :mod:`.wire`, :mod:`.safetext` and :mod:`.steps`
-import only the standard library at module level, because the guest has no host dependencies.
+to show), :mod:`.controller` (the one decision point that ``workbench build`` and the
+notebook's build view both drive), :mod:`.choices` (what to build, mapped onto the options for
+both) and :mod:`.debug` (one part debugged in place). Guest side: :mod:`.guest` (the runner
+driving craft-parts) and :mod:`.pack`; these two and :mod:`.events`, :mod:`.wire`,
+:mod:`.safetext` and :mod:`.steps` import only the standard library at module level, because the
+guest has no host dependencies.
 
 Developing the guest side: a debian-12 instance that ran one build has the wheelhouse installed
 in ``/opt/workbench/venv``; pushing edited ``workbench/lifecycle/*.py`` files into that venv's

@@ -214,15 +214,19 @@ class BuildController:
         return Session(self.start, self.options, listeners=listeners, instances=self.instances)
 
     def _session(self, feedback: Feedback, step: Step, parts: tuple[str, ...] = ()) -> Session:
-        """A session up to ``step`` that reports to ``feedback`` and stops at its next event
-        once cancelled; a VM it leaves up stops after ``stop_after`` idle seconds."""
+        """A session up to ``step`` for ``parts`` (default: the options' parts) that reports to
+        ``feedback`` and stops at its next event once cancelled; a VM it leaves up stops after
+        ``stop_after`` idle seconds."""
 
         def forward(event: Event) -> None:
             feedback.item(event)
             feedback.check()
 
         options = replace(
-            self.options, step=step, parts=parts, policy=Policy.uniform(self.stop_after)
+            self.options,
+            step=step,
+            parts=parts or self.options.parts,
+            policy=Policy.uniform(self.stop_after),
         )
         session = Session(
             self.start,
@@ -236,6 +240,26 @@ class BuildController:
         return session
 
     @contextmanager
+    def guest(self, feedback: Feedback, step: Step, parts: tuple[str, ...]) -> Iterator[Session]:
+        """A session up to ``step`` for ``parts``, not run, for actions that run guest commands of
+        their own (the part debugger): the VM is started when it is saved or stopped; its SSH
+        connection is closed afterwards. :class:`UsageError` when there is no VM yet."""
+        self._require_craft_parts()
+        session = self._session(feedback, step, parts)
+        instance = session.instance
+        try:
+            status = instance.status().status
+            if status is Status.ABSENT:
+                raise UsageError(
+                    f"no build VM for {self.root} yet", hint="run a step first (it makes the VM)"
+                )
+            if status is not Status.RUNNING:
+                instance.up(stop_after=self.stop_after, source="notebook")
+            yield session
+        finally:
+            instance.close()
+
+    @contextmanager
     def _vm(self, feedback: Feedback) -> Iterator[Instance]:
         """The project's instance as a build session makes it (same shares, memory, disk), its
         SSH connection closed afterwards (a connected client would hold the VM up)."""
@@ -247,11 +271,12 @@ class BuildController:
 
     # -- the lifecycle (worker thread) -------------------------------------------------------------
 
-    def build(self, step: Step, feedback: Feedback) -> BuildResult:
-        """Run the lifecycle up to ``step`` (see :meth:`build_step`); a cancel stops the guest
-        runner, and the failure it causes becomes the runner's cancellation."""
+    def build(self, step: Step, feedback: Feedback, parts: tuple[str, ...] = ()) -> BuildResult:
+        """Run the lifecycle up to ``step`` (see :meth:`build_step`) for ``parts`` (default: the
+        options' parts, else every part); a cancel stops the guest runner, and the failure it
+        causes becomes the runner's cancellation."""
         self._require_craft_parts()
-        session = self._session(feedback, step)
+        session = self._session(feedback, step, parts)
         try:
             with self._stopping_runner_on_cancel(feedback):
                 return session.run()

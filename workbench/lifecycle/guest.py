@@ -21,6 +21,9 @@ it changes the system:
   (every part without), with craft-parts' ``LifecycleManager.clean``.
 - ``pack`` (build user): meta/snap.yaml and mksquashfs into the work directory.
 - ``export`` (build user): prime as a tar file next to the .snap, for ``--export-prime``.
+- ``inspect`` (build user): one JSON line for the part debugger (:mod:`.debug`): which steps of
+  the first named part are done (craft-parts' state files), its src/build/install directories,
+  and the environment script craft-parts generates for that part's ``spec.target`` step.
 
 The guest never writes the project (it is mounted read-only): the host fetches the .snap and
 the prime tar over SFTP (:mod:`workbench.lifecycle.outputs`).
@@ -309,12 +312,53 @@ def export_tar(spec: GuestSpec) -> int:
     return 0
 
 
+def inspect(spec: GuestSpec) -> int:
+    """Print the state, directories and step environment of the spec's first part as JSON."""
+    from craft_parts import PartsError  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts import Step as PartsStep  # noqa: PLC0415 (guest-only, heavy)
+    from craft_parts.executor.environment import (  # noqa: PLC0415 (guest-only, heavy)
+        generate_step_environment,
+    )
+    from craft_parts.infos import StepInfo  # noqa: PLC0415 (guest-only, heavy)
+
+    target = Step.parse(spec.target)
+    name = (spec.part_names or list(spec.parts))[0]
+    try:
+        lcm = _manager(spec)
+        # craft-parts' own part handler: the plugin and part infos a step runs with
+        handler = lcm._executor._create_part_handler(
+            next(p for p in lcm._executor._part_list if p.name == name)
+        )
+        info = StepInfo(handler._part_info, PartsStep[target.name])
+        part, plugin = handler._part, handler._plugin
+        script = generate_step_environment(part=part, plugin=plugin, step_info=info)
+        if target is Step.BUILD:
+            script = handler._prepend_build_environment(script)
+    except PartsError as err:
+        return _refused(err, spec)
+    done = [s.label for s in Step if s <= Step.PRIME and (part.part_state_dir / s.label).exists()]
+    found = {
+        "part": name,
+        "step": target.label,
+        "done": done,
+        "directories": {
+            "src": str(part.part_src_subdir),
+            "build": str(part.part_build_subdir),
+            "install": str(part.part_install_dir),
+        },
+        "environment": script,
+    }
+    print(json.dumps(found, sort_keys=True), flush=True)
+    return 0
+
+
 COMMANDS = {
     "prepare": prepare,
     "run": run,
     "clean": clean,
     "pack": pack_snap,
     "export": export_tar,
+    "inspect": inspect,
 }
 ROOT_COMMANDS = ("prepare",)
 """The commands the host runs as root; the others run as the build user."""

@@ -14,17 +14,18 @@ BUILD_USER = Layout().build_user
 """The guest user that runs the lifecycle and the shells (passwordless sudo, made by the seed)."""
 
 
-def shell_rc(name: str, directory: str) -> str:
-    """The guest script the build user's login shell sources: cd into ``directory``, name the
-    prompt."""
+def shell_rc(name: str, directory: str, environment: str = "") -> str:
+    """The guest script the build user's login shell sources: the ``environment`` script (a
+    step's, from craft-parts), cd into ``directory``, name the prompt."""
     prompt = f"{name}:\\w\\$ "
-    return f"cd {shlex.quote(directory)} 2>/dev/null\nPS1={shlex.quote(prompt)}\n"
+    cd = f"cd {shlex.quote(directory)} 2>/dev/null\nPS1={shlex.quote(prompt)}\n"
+    return f"{environment.rstrip()}\n{cd}" if environment.strip() else cd
 
 
-def shell_hook_command(name: str, directory: str) -> list[str]:
+def shell_hook_command(name: str, directory: str, environment: str = "") -> list[str]:
     """The guest command (run as root) that installs :func:`shell_rc` for the build user's next
     shell."""
-    rc = shell_rc(name, directory)
+    rc = shell_rc(name, directory, environment)
     hook = f"[ -r {SHELL_RC} ] && . {SHELL_RC}"
     bashrc = f"/home/{BUILD_USER}/.bashrc"
     script = (

@@ -5,8 +5,8 @@ Set a control's ``value`` or call a button's ``click()``, then read the view's t
 :class:`ExplodeView` (notebook 01), :class:`ArchitecturesView` (02), :class:`BuildView` (03),
 :class:`AuthoringView` and :class:`LiveAuthoringView` (04). The pieces they are made of (editor,
 provenance view, diff, grid, build set, outcome, dialects, conversion, log pane, progress,
-timeline, background task runner, debouncer, step spans, prime browser) are importable from their
-modules for other views.
+timeline, background task runner, debouncer, step spans, prime browser, build chooser, debug
+panel, JupyterLab terminal) are importable from their modules for other views.
 Importing this package loads ipywidgets and the core; it does no I/O.
 """
 

@@ -13,6 +13,12 @@ images can run the steps, and when the VM stops by itself are the controller's (
 :mod:`workbench.lifecycle.controller`); the keep-alive line says when and why, read again after
 every task.
 
+What it builds is chosen in its :class:`~workbench.widgets.build_chooser.BuildChooser` (project,
+parts, last step, build-on/build-for, templates, export-prime: :meth:`BuildView.choose`, or
+:meth:`BuildView.use` with another controller). When a step fails, the
+:class:`~workbench.widgets.debug_view.DebugView` under the build log opens on the failing part
+(:mod:`workbench.lifecycle.debug`); :meth:`BuildView.debug_part` opens it on any part and step.
+
 Cancelling: a step stops at once and is not recorded, so the next press redoes it; a launch stops
 the VM once it is up; a command stops being waited for. Snapshots, stop and clean run to the end.
 On an image that cannot run craft-parts (``tiny``) the step buttons are disabled and say why.
@@ -21,6 +27,7 @@ On an image that cannot run craft-parts (``tiny``) the step buttons are disabled
 from __future__ import annotations
 
 import html
+import os
 import shlex
 import time
 from collections.abc import Callable
@@ -33,9 +40,14 @@ import traitlets
 
 from workbench.errors import UsageError, format_error
 from workbench.lifecycle.build_project import copy_example
+from workbench.lifecycle.choices import BuildChoices
 from workbench.lifecycle.controller import BuildController, PrimeContents, SnapshotTiming
+from workbench.lifecycle.debug import PartDebugger
 from workbench.lifecycle.events import Event, Timing
-from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES
+from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, Step
+from workbench.templates.registry import env_template_dirs
+from workbench.widgets.build_chooser import BuildChooser
+from workbench.widgets.debug_view import DebugView
 from workbench.widgets.log import LogPane
 from workbench.widgets.prime_browser import PrimeBrowser
 from workbench.widgets.progress_view import ProgressView
@@ -86,10 +98,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.boot_log = LogPane(max_lines=3000)
         self.step_buttons = {name: w.Button(description=name) for name in STEP_NAMES}
         self.step_note = w.HTML()
-        self.clean_menus = {
-            part: w.Dropdown(options=CLEAN_CHOICES, value="", description=part)
-            for part in controller.part_names()
-        }
+        self.clean_menus: dict[str, w.Dropdown] = {}
+        self.clean_box = w.HBox()
         self.build_log = LogPane(max_lines=500)
         self.timeline = Timeline()
         self.timing_view = w.HTML()
@@ -103,21 +113,26 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.save_button = w.Button(description="Save", icon="camera")
         self.restore_button = w.Button(description="Restore", icon="undo")
         self.times_view = w.HTML()
+        self.debug_part_menu = w.Dropdown(options=(), description="part")
+        self.debug_step_menu = w.Dropdown(
+            options=CLEAN_STEP_NAMES, value="build", description="step"
+        )
+        self.debug_button = w.Button(description="Debug", icon="bug")
+        self.debug = DebugView(self._start)
+        self.chooser = BuildChooser(_choices_of(controller), self._chosen)
         self._pane = self.boot_log
-        if controller.refusal is not None:
-            for button in self.step_buttons.values():
-                button.disabled = True
-            self.step_note.value = verdict_badge(False, format_error(controller.refusal))
 
         super().__init__(self._children())
         self._bind()
-        self.refresh()
+        self._show_controller()
 
     def _children(self) -> list[w.Widget]:
         def heading(text: str) -> w.HTML:
             return w.HTML(f"<b>{text}</b>")
 
         return [
+            heading("What to build"),
+            self.chooser,
             w.HBox([self.launch_button, self.stop_button, self.clean_button]),
             w.HBox([self.cancel_button, self.progress]),
             self.status,
@@ -127,10 +142,13 @@ class BuildView(w.VBox):  # type: ignore[misc]
             heading("Lifecycle steps"),
             w.HBox(list(self.step_buttons.values())),
             self.step_note,
-            w.HBox(list(self.clean_menus.values())),
+            self.clean_box,
             self.timeline,
             self.timing_view,
             self.build_log,
+            heading("Debug a part in place"),
+            w.HBox([self.debug_part_menu, self.debug_step_menu, self.debug_button]),
+            self.debug,
             heading("Command in the VM"),
             w.HBox([self.command, self.run_button]),
             self.command_output,
@@ -149,8 +167,9 @@ class BuildView(w.VBox):  # type: ignore[misc]
         self.cancel_button.on_click(lambda _b: self.runner.cancel())
         for name, button in self.step_buttons.items():
             button.on_click(lambda _b, name=name: self.step(name))
-        for part, menu in self.clean_menus.items():
-            menu.observe(lambda change, part=part: self._clean_chosen(part, change), "value")
+        self.debug_button.on_click(
+            lambda _b: self.debug_part(self.debug_part_menu.value, self.debug_step_menu.value)
+        )
         self.run_button.on_click(lambda _b: self.run_command())
         self.browse_button.on_click(lambda _b: self.browse())
         self.save_button.on_click(lambda _b: self.save_snapshot())
@@ -168,6 +187,79 @@ class BuildView(w.VBox):  # type: ignore[misc]
         """A view of a fresh copy of ``example`` (see :func:`~workbench.lifecycle.copy_example`)
         built with ``options``."""
         return cls(BuildController(copy_example(example, workdir=workdir), options))
+
+    # -- what to build (kernel thread) -----------------------------------------------------------
+
+    def use(self, controller: BuildController) -> None:
+        """Drive ``controller`` from now on (another project, parts, step, architectures...)."""
+        if self.runner.running:
+            self._say(False, f"{self.runner.message} is still running: wait or cancel it first")
+            return
+        self.controller = controller
+        self.spans.clear()
+        self.timeline.clear()
+        self.build_log.clear()
+        self._show_controller()
+
+    def choose(self, choices: BuildChoices, *, build: bool = False) -> None:
+        """Build what ``choices`` say, with this view's other settings (image, memory...), the
+        mapping ``workbench build`` uses; ``build``: run up to the chosen last step now."""
+        c = self.controller
+        options = choices.options(c.options)
+        self.use(
+            BuildController(
+                choices.project,
+                options,
+                stop_after=c.stop_after,
+                instances=c.instances,
+                timeouts=c.timeouts,
+            )
+        )
+        if build and self.controller is not c:
+            self.step(choices.step.label)
+
+    def _chosen(self, choices: BuildChoices, build: bool) -> None:
+        try:
+            self.choose(choices, build=build)
+        except UsageError as err:
+            self._refuse("choose", err)
+
+    def _show_controller(self) -> None:
+        controller = self.controller
+        refusal = controller.refusal
+        for button in self.step_buttons.values():
+            button.disabled = refusal is not None
+        self.step_note.value = verdict_badge(False, format_error(refusal)) if refusal else ""
+        parts = controller.part_names()
+        self.clean_menus = {
+            part: w.Dropdown(options=CLEAN_CHOICES, value="", description=part) for part in parts
+        }
+        for part, menu in self.clean_menus.items():
+            menu.observe(lambda change, part=part: self._clean_chosen(part, change), "value")
+        self.clean_box.children = list(self.clean_menus.values())
+        self.debug_part_menu.options = parts
+        self.debug_part_menu.value = parts[0] if parts else None
+        self.debug_button.disabled = refusal is not None
+        self.refresh()
+
+    def debug_part(self, part: str, step: str = "build") -> None:
+        """Open the debug panel on ``part``'s ``step`` (to inspect what it produced, or after it
+        failed)."""
+        try:
+            self._allowed_debug(step)
+            debugger = PartDebugger(self.controller, part, Step.parse(step))
+        except UsageError as err:
+            self._refuse("debug", err)
+            return
+        self.debug.show(debugger)
+
+    def _allowed_debug(self, step: str) -> None:
+        self.controller.clean_step(step)  # the steps a part has; refused where steps cannot run
+
+    def _debug_last_failure(self) -> None:
+        debugger = PartDebugger.from_last_failure(self.controller)
+        if debugger is not None:
+            self.debug.show(debugger)
 
     # -- buttons (kernel thread) -----------------------------------------------------------------
 
@@ -303,6 +395,8 @@ class BuildView(w.VBox):  # type: ignore[misc]
             for span in self.spans.end_running(time.time(), "failed"):
                 self.timeline.update(span)
         self._say(state == "done", f"{self.last}: {state}: {text}")
+        if state == "failed" and self.last in (*STEP_NAMES, "retry"):
+            self._debug_last_failure()
         self.refresh()
 
     def _cancelled_note(self) -> str:
@@ -353,6 +447,21 @@ class BuildView(w.VBox):  # type: ignore[misc]
         """The VM's status and the last task's outcome, as plain lines."""
         lines = [f"vm: {self.vm_status}", self.keepalive_text, self.status_text]
         return "\n".join(line for line in lines if line)
+
+
+def _choices_of(controller: BuildController) -> BuildChoices:
+    """The choices ``controller``'s options stand for (the chooser's first values)."""
+    o = controller.options
+    from_env = env_template_dirs(os.environ)
+    return BuildChoices(
+        project=controller.root,
+        parts=o.parts,
+        step=o.step,
+        build_on=o.build_on,
+        build_for=o.build_for,
+        templates=tuple(path for path in o.templates if path not in from_env),
+        export_prime=o.export_prime,
+    )
 
 
 def _launched(report: StatusReport) -> str:
