@@ -3,9 +3,10 @@
 Set a control's ``value`` or call a button's ``click()``, then read the view's traits (``result``,
 ``error``, ``verdict``...) or ``summary()``: exactly what the notebooks and the tests do. The apps:
 :class:`ExplodeView` (notebook 01), :class:`ArchitecturesView` (02), :class:`BuildView` (03),
-:class:`AuthoringView` (04). The pieces they are made of (editor, provenance view, diff, grid,
-build set, outcome, dialects, conversion, log pane, progress, timeline, background task runner,
-step spans, prime browser) are importable from their modules for other views.
+:class:`AuthoringView` (04), :class:`PerfView` (05). The pieces they are made of (editor,
+provenance view, diff, grid, build set, outcome, dialects, conversion, log pane, progress,
+timeline, background task runner, step spans, prime browser, charts) are importable from their
+modules for other views.
 Importing this package loads ipywidgets and the core; it does no I/O.
 """
 
@@ -15,6 +16,14 @@ from workbench.widgets.architectures_view import ArchitecturesView
 from workbench.widgets.authoring import AuthoringView
 from workbench.widgets.build_view import BuildView
 from workbench.widgets.explode_view import ExplodeView
+from workbench.widgets.perf_view import PerfView
 from workbench.widgets.tasks import TaskRunner
 
-__all__ = ["ArchitecturesView", "AuthoringView", "BuildView", "ExplodeView", "TaskRunner"]
+__all__ = [
+    "ArchitecturesView",
+    "AuthoringView",
+    "BuildView",
+    "ExplodeView",
+    "PerfView",
+    "TaskRunner",
+]
