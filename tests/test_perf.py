@@ -310,7 +310,7 @@ def test_a_whole_run_measures_each_comparison_in_turn_and_cleans_every_project(
     assert "cold boot vs warm start (tiny, 384M, 1 CPU)" in made[0].title
     assert "msize 512000 vs 8192" in made[1].title
     assert "from scratch vs from the saved base (debian-12, 2G, 2 CPUs)" in made[2].title
-    assert "parts on the VM disk vs 9p share" in made[3].title
+    assert "parts on the 9p share vs the VM disk" in made[3].title
     assert done.firsts == [
         ("scratch-0", False),
         ("base-0", True),

@@ -35,7 +35,7 @@ BUILT = f"{DEFAULT_IMAGE}, {DEFAULT_MEMORY}, {DEFAULT_CPUS} CPUs"
 class WorkDir(StrEnum):
     """Where the measured builds put parts/, stage/ and prime/: both in turns, or one."""
 
-    BOTH = "VM disk vs 9p share"
+    BOTH = "9p share vs the VM disk"
     DISK = "VM disk only"
     SHARE = "9p share only"
 
