@@ -43,8 +43,11 @@ class PerfView(w.VBox):  # type: ignore[misc]
         self.comparisons: list[Comparison] = []
         self.status_text = ""
 
-        self.rounds = w.IntSlider(plan.rounds, min=1, max=9, description="VM rounds")
-        self.build_rounds = w.IntSlider(plan.build_rounds, min=1, max=5, description="build rounds")
+        wide = {"description_width": "initial"}
+        self.rounds = w.IntSlider(plan.rounds, min=1, max=9, description="VM rounds", style=wide)
+        self.build_rounds = w.IntSlider(
+            plan.build_rounds, min=1, max=5, description="build rounds", style=wide
+        )
         self.start = w.Checkbox(plan.start, description="cold vs warm start, 9p msize (tiny)")
         self.first_build = w.Checkbox(
             plan.first_build, description="new project: saved base vs scratch (debian-12)"
@@ -53,7 +56,11 @@ class PerfView(w.VBox):  # type: ignore[misc]
             options=[*(place.value for place in WorkDir), NO_WORK_DIR],
             value=plan.work_dir.value if plan.work_dir else NO_WORK_DIR,
             description="parts on",
+            style={"button_width": "auto"},
         )
+        for box in (self.start, self.first_build):
+            box.indent = False
+            box.layout.width = "auto"
         self.measure_button = w.Button(description="Measure", icon="play", button_style="primary")
         self.cancel_button = w.Button(description="Cancel", icon="times")
         self.progress = ProgressView()
