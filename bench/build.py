@@ -9,8 +9,10 @@ instances shared with the real cache, so the once-per-machine base is made at mo
 4. the lifecycle alone (pull..prime from an empty work dir, VM running) with parts/, stage/ and
    prime/ on the VM disk, then on the 9p share, alternating, ``--repeat`` times each (median).
 
-Prints seconds and ratios. ``--quick`` (CI): one repeat instead of three. ``--example
-python-app`` measures the Python app instead (many small files: where 9p hurts).
+Prints seconds and ratios. A phase a row names that the session did not run (its ``timing``
+event has no such phase) stops the benchmark with that error instead of counting as 0.
+``--quick`` (CI): one repeat instead of three. ``--example python-app`` measures the Python app
+instead (many small files: where 9p hurts).
 
     .venv/bin/python bench/build.py [--quick] [--example NAME]
 """
@@ -27,24 +29,14 @@ from pathlib import Path
 
 from workbench import dirs
 from workbench.lifecycle import base_instance, wheelhouse
-from workbench.lifecycle.events import Event, HostFinished
+from workbench.lifecycle.events import Timing
 from workbench.lifecycle.options import DEFAULT_CPUS, DEFAULT_IMAGE, DEFAULT_MEMORY, BuildOptions
 from workbench.lifecycle.session import Session, clean
 from workbench.lifecycle.steps import Step
+from workbench.perf.builds import timed_session, wipe
 from workbench.vm.config import parse_memory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "build"
-
-
-class Timings:
-    """Collects the elapsed time of each host action of a session."""
-
-    def __init__(self) -> None:
-        self.host: dict[str, float] = {}
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event.payload, HostFinished):
-            self.host[event.payload.action] = event.payload.elapsed
 
 
 def session(
@@ -54,20 +46,12 @@ def session(
     share: bool = False,
     from_base: bool = True,
     share_mode: str = "ro",
-) -> tuple[float, Timings, Session]:
+) -> tuple[float, Timing, Session]:
     """One build session; ``share``: parts/ on the 9p share (the VM must be ``rw``)."""
-    timings = Timings()
     options = BuildOptions(
         step=step, work_on_share=share, from_base=from_base, share_mode=share_mode
     )
-    run = Session(project, options, listeners=(timings,))
-    result = run.run()
-    return result.elapsed, timings, run
-
-
-def wipe(run: Session) -> None:
-    run.instance.exec(["rm", "-rf", run.work_dir], check=True)
-    run.instance.close()
+    return timed_session(project, options)
 
 
 def main() -> None:
@@ -108,7 +92,7 @@ def measure(cold_project: Path, project: Path, *, repeat: int) -> list[tuple[str
     cold, cold_timings, run = session(cold_project, from_base=False)
     rows = [("first build from cold (boot, inject, build, pack)", cold)]
     for name in ("boot", "inject"):
-        rows.append((f"  of which {name}", cold_timings.host.get(name, 0.0)))
+        rows.append((f"  of which {name}", cold_timings.seconds(name)))
     run.instance.down()
     started = time.monotonic()
     base_instance.ensure_base(
@@ -123,13 +107,13 @@ def measure(cold_project: Path, project: Path, *, repeat: int) -> list[tuple[str
     )
     first, first_timings, run = session(project)
     rows.append(("first build of a new project from the saved base", first))
-    for name in ("base", "boot", "inject"):
-        rows.append((f"  of which {name}", first_timings.host.get(name, 0.0)))
+    for name in ("base", "boot"):  # the base holds this workbench: no inject
+        rows.append((f"  of which {name}", first_timings.seconds(name)))
     wipe(run)
     run.instance.down(save=True)
     warm, warm_timings, run = session(project)
     rows.append(("rebuild on a warm start (loadvm, build, pack)", warm))
-    rows.append(("  of which boot (warm start)", warm_timings.host.get("boot", 0.0)))
+    rows.append(("  of which boot (warm start)", warm_timings.seconds("boot")))
     on_disk: list[float] = []
     on_share: list[float] = []
     run.instance.down(save=True)  # parts on 9p need the project writable: restart it rw
@@ -137,7 +121,7 @@ def measure(cold_project: Path, project: Path, *, repeat: int) -> list[tuple[str
         for share, results in ((False, on_disk), (True, on_share)):
             wipe(run)
             _, timings, run = session(project, step=Step.PRIME, share=share, share_mode="rw")
-            results.append(timings.host["lifecycle"])
+            results.append(timings.seconds("lifecycle"))
     rows.append(("lifecycle, parts on the VM disk (median)", statistics.median(on_disk)))
     rows.append(("lifecycle, parts on the 9p share (median)", statistics.median(on_share)))
     return rows

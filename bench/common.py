@@ -3,16 +3,15 @@
 A benchmark measures two sides (A and B) side by side in one run, round after round, and returns
 :class:`Row` values. Each round gives one value per side, so a row's ratio is taken per round
 (A/B of the same round) and reported as min / median / max next to both sides' absolute figures.
+The rows, their statistics and the machine's description are :mod:`workbench.perf.compare`'s
+(notebook 05 draws the same measurements as charts).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import math
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,96 +21,24 @@ from typing import Any
 
 import yaml
 
+from workbench.perf.compare import Row, Side, machine, number, row, side_cell
+
+__all__ = [
+    "Benchmark",
+    "Report",
+    "Row",
+    "Side",
+    "against_safe_load",
+    "format_table",
+    "main",
+    "number",
+    "row",
+]
+
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class Side:
-    """One side of a comparison: what was measured, its unit and the value of every round."""
-
-    label: str
-    unit: str
-    values: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if not self.values:
-            raise ValueError(f"{self.label}: no measurement")
-
-    @property
-    def min(self) -> float:
-        return min(self.values)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.values)
-
-    @property
-    def max(self) -> float:
-        return max(self.values)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "unit": self.unit,
-            "values": list(self.values),
-            "min": self.min,
-            "median": self.median,
-            "max": self.max,
-        }
-
-
-@dataclass(frozen=True)
-class Row:
-    """A ratio A/B measured side by side: ``a`` and ``b`` hold one value per round."""
-
-    name: str
-    a: Side
-    b: Side
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if len(self.a.values) != len(self.b.values):
-            raise ValueError(f"{self.name}: the two sides have different numbers of rounds")
-
-    @property
-    def ratios(self) -> tuple[float, ...]:
-        """A/B of each round."""
-        return tuple(a / b for a, b in zip(self.a.values, self.b.values, strict=True))
-
-    @property
-    def ratio(self) -> Side:
-        return Side(f"{self.a.label} / {self.b.label}", "x", self.ratios)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "a": self.a.to_json(),
-            "b": self.b.to_json(),
-            "ratio": self.ratio.to_json(),
-            "rounds": len(self.ratios),
-            "note": self.note,
-        }
-
-
-def row(
-    name: str,
-    a: tuple[str, Sequence[float]],
-    b: tuple[str, Sequence[float]],
-    unit: str,
-    note: str = "",
-) -> Row:
-    """A :class:`Row` whose two sides share ``unit``: ``a`` and ``b`` are (label, values)."""
-    return Row(name, Side(a[0], unit, tuple(a[1])), Side(b[0], unit, tuple(b[1])), note)
-
-
 # -- timing ----------------------------------------------------------------------------------------
-
-
-def seconds(call: Callable[[], object]) -> float:
-    """Wall-clock seconds one call of ``call`` takes."""
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def milliseconds_per_call(
@@ -162,19 +89,6 @@ def against_safe_load(
 
 
 # -- the table -------------------------------------------------------------------------------------
-
-
-def number(value: float) -> str:
-    """``value`` with three significant digits, never in exponent form (pure)."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    return f"{value:.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
-
-
-def side_cell(side: Side) -> str:
-    """``label median [min..max] unit`` (pure)."""
-    spread = f" [{number(side.min)}..{number(side.max)}]" if len(side.values) > 1 else ""
-    return f"{side.label} {number(side.median)}{spread} {side.unit}"
 
 
 HEADER = (
@@ -235,26 +149,6 @@ class Report:
             "failures": self.failures,
             "seconds": self.seconds,
         }
-
-
-def machine() -> dict[str, Any]:
-    """Where the figures come from: date, CPU model, cores, RAM, load average (1, 5, 15 min)."""
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram_kib = 0
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        ram_kib = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(ram_kib / 2**20, 1),
-        "load_average": [round(value, 2) for value in os.getloadavg()],
-    }
 
 
 Benchmark = Callable[[bool], list[Row]]

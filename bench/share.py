@@ -5,7 +5,8 @@ image's saved base instance (no cold boot); then, with the VM running, the lifec
 (pull..prime from an empty work dir) runs with the work dir on the VM disk and on the share,
 taking turns, once per round. The real cache is used (the saved base as it is); the project's
 instance is removed at the end.
-The phases of a whole build (cold, from the base, warm rebuild) are ``bench/build.py``'s.
+The measurement is :func:`workbench.perf.builds.work_dir_times` (notebook 05 charts it); the
+phases of a whole build (cold, from the base, warm rebuild) are ``bench/build.py``'s.
 
     .venv/bin/python -m bench.share [--quick] [--json FILE]
 """
@@ -17,11 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.build import EXAMPLES, session, wipe
+from bench.build import EXAMPLES
 from bench.common import Row, main, row
 from workbench.lifecycle.options import DEFAULT_IMAGE
 from workbench.lifecycle.session import clean
-from workbench.lifecycle.steps import Step
+from workbench.perf.builds import work_dir_times
+from workbench.perf.feedback import Printed
 
 EXAMPLE = "c-make"
 
@@ -29,28 +31,18 @@ EXAMPLE = "c-make"
 def rows(quick: bool) -> list[Row]:
     """Seconds of the lifecycle (pull..prime) with the work dir on the VM disk and on 9p."""
     rounds = 1 if quick else 3
-    disk: list[float] = []
-    share: list[float] = []
     with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
         project = Path(tmp, EXAMPLE)
         shutil.copytree(EXAMPLES / EXAMPLE, project)
         try:
-            # from the saved base, the project writable (parts on 9p need it); warms caches
-            _, _, run = session(project, step=Step.PRIME, share_mode="rw")
-            for _ in range(rounds):
-                for on_share, values in ((False, disk), (True, share)):
-                    wipe(run)
-                    _, timings, run = session(
-                        project, step=Step.PRIME, share=on_share, share_mode="rw"
-                    )
-                    values.append(timings.host["lifecycle"])
+            times = work_dir_times(project, rounds=rounds, places=(False, True), feedback=Printed())
         finally:
             clean(project)
     return [
         row(
             f"C build ({EXAMPLE}, {DEFAULT_IMAGE}): parts on 9p vs on the VM disk",
-            ("9p", share),
-            ("disk", disk),
+            ("9p", times[True]),
+            ("disk", times[False]),
             "s",
         )
     ]

@@ -27,7 +27,6 @@ costs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,11 +34,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import Row, main, row, seconds
+from bench.common import Row, main, row
 from workbench.errors import VmError
 from workbench.lifecycle.base_instance import seed_instance
+from workbench.perf.compare import seconds
+from workbench.perf.vm_start import (
+    CPUS,
+    IMAGE,
+    MEMORY,
+    MSIZES,
+    Guest,
+    accelerator,
+    read_mb_per_s,
+    share_project,
+    to_first_command,
+    workbench_round,
+)
 from workbench.vm import keys, qemu, seed
-from workbench.vm.config import InstanceConfig
 from workbench.vm.hostkeys import known_hosts_line
 from workbench.vm.images import BootImage, ensure_image
 from workbench.vm.launch import LOGIN_USER
@@ -48,47 +59,6 @@ from workbench.vm.readiness import wait_banner
 from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState
 from workbench.vm.teardown import destroy
-
-
-@dataclass(frozen=True)
-class Guest:
-    """What a benchmark boots: the image, its RAM and CPUs."""
-
-    image: BootImage
-    memory: str
-    cpus: int
-
-    def instance(self, project: Path, instances: Path) -> Instance:
-        config = InstanceConfig(image=self.image, memory=self.memory, cpus=self.cpus)
-        return Instance(project, config, instances=instances, notify=print)
-
-
-def to_first_command(
-    project: Path, guest: Guest, instances: Path, *, warm: bool
-) -> tuple[float, Instance]:
-    """Seconds from ``up()`` to the end of the first command (``true``); the instance stays up."""
-    vm = guest.instance(project, instances)
-    start = time.monotonic()
-    vm.up()
-    vm.exec(["true"], check=True)
-    elapsed = time.monotonic() - start
-    state = vm.dir.load_state()
-    assert state is not None
-    assert ("-loadvm" in state.argv) == warm
-    return elapsed, vm
-
-
-def workbench_round(
-    project: Path, guest: Guest, instances: Path
-) -> tuple[float, float, float, Instance]:
-    """Seconds to the first command: a new instance's cold boot, an existing instance's cold
-    boot, a warm start; the warm instance stays up."""
-    new, vm = to_first_command(project, guest, instances, warm=False)
-    vm.down()
-    cold, vm = to_first_command(project, guest, instances, warm=False)
-    vm.down(save=True)
-    warm, vm = to_first_command(project, guest, instances, warm=True)
-    return new, cold, warm, vm
 
 
 def debian_round(project: Path, guest: Guest, instances: Path) -> tuple[float, float]:
@@ -165,24 +135,9 @@ def bare_setup(workdir: Path, image: BootImage, project: Path, state: InstanceSt
     )
 
 
-IMAGE = "tiny"
-MEMORY = "384M"
-CPUS = 1
 DEBIAN_MEMORY = "1G"
 DEBIAN_CPUS = 2
 """The CLI's defaults: the debian-12 rows measure what `vm up` then `vm exec` do."""
-NOW = "sed -n 's/^now at \\([0-9]*\\) nsecs$/\\1/p' /proc/timer_list"  # ns, busybox-proof
-READ = (
-    "umount /project; mount -t 9p -o trans=virtio,version=9p2000.L,msize={msize} project /project"
-    f" && {NOW} && dd if=/project/big.bin of=/dev/null bs=1M 2>/dev/null && {NOW}"
-)
-
-
-def read_mb_per_s(vm: Instance, msize: int, size_mib: int) -> float:
-    """MB/s of a sequential read of the share remounted with ``msize`` (timed by the guest)."""
-    out = vm.exec(["sh", "-c", READ.format(msize=msize)], check=True).stdout
-    start, end = (int(word) for word in out.split())
-    return size_mib * 2**20 / 1e6 / ((end - start) / 1e9)
 
 
 def ssh_ms_per_command(vm: Instance, commands: int) -> tuple[float, float]:
@@ -241,7 +196,7 @@ class Results:
     cold: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
-    reads: dict[int, list[float]] = field(default_factory=lambda: {512000: [], 8192: []})
+    reads: dict[int, list[float]] = field(default_factory=lambda: {m: [] for m in MSIZES})
     ssh_persistent: list[float] = field(default_factory=list)
     ssh_new: list[float] = field(default_factory=list)
     rekeyed: list[float] = field(default_factory=list)
@@ -257,9 +212,7 @@ def measure(guest: Guest, debian: Guest, *, rounds: int, turns: int, size_mib: i
     results = Results()
     with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
         root = Path(tmp)
-        project = root / "project"
-        project.mkdir()
-        (project / "big.bin").write_bytes(os.urandom(size_mib * 2**20))
+        project = share_project(root, size_mib)
         argv: list[str] = []
         try:
             for _ in range(rounds):
@@ -275,8 +228,7 @@ def measure(guest: Guest, debian: Guest, *, rounds: int, turns: int, size_mib: i
                     results.ssh_new.append(new)
                 state = vm.dir.load_state()
                 assert state is not None
-                assert state.accel is not None
-                results.accel = state.accel
+                results.accel = accelerator(vm)
                 vm.down(save=True)
                 rekeyed, base_keys = rekey_round(vm, guest, root / "copies")
                 results.rekeyed.append(rekeyed)

@@ -9,7 +9,10 @@ nbval already skips the widget-view data itself) and measured times (``0.79 s``)
 
 The VM notebook (03) boots a real VM, so it runs in a slow test of its own, on the ``tiny`` image
 (``WORKBENCH_NOTEBOOK_IMAGE``) and in a private cache (its instances and project copy) that links
-to the machine's base images.
+to the machine's base images. The performance notebook (05) boots real VMs and builds too: a slow
+test of its own in quick mode (``WORKBENCH_PERF_QUICK``), in a private cache that links to the
+machine's base images, wheelhouse and saved base instances (made once per machine); its measured
+figures, ratios and accelerator are sanitised.
 """
 
 from __future__ import annotations
@@ -46,8 +49,28 @@ replace: idle since HH:MM
 """
 
 
+PERF_SANITIZE = r"""[measured figures]
+regex: \b\d+(\.\d+)?( \[[\d.]+\.\.[\d.]+\])? (s|MB/s)\b
+replace: N UNIT
+
+[ratios]
+regex: A/B \d+(\.\d+)?x
+replace: A/B Nx
+
+[accelerator]
+regex: \b(KVM|TCG)\b
+replace: ACCEL
+
+[cores]
+regex: \d+ cores
+replace: N cores
+"""
+"""Before the common rules: the figures in any form (an integer, a spread) become one text."""
+
 NAMES = ("01-explode.ipynb", "02-architectures.ipynb", "04-template-authoring.ipynb")
 VM_NOTEBOOK = "03-build-vm.ipynb"
+PERF_NOTEBOOK = "05-performance.ipynb"
+PERF_SHARED_CACHE = ("images", "wheelhouse", "bases")
 
 
 def code_cells(notebook: Path) -> int:
@@ -55,10 +78,15 @@ def code_cells(notebook: Path) -> int:
     return sum(cell["cell_type"] == "code" for cell in cells)
 
 
-def run_nbval(names: tuple[str, ...], tmp_path: Path, env: dict[str, str] | None = None) -> None:
+def run_nbval(
+    names: tuple[str, ...],
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    rules: str = SANITIZE,
+) -> None:
     """Run the notebooks ``names`` under nbval; every code cell must pass."""
     sanitize = tmp_path / "sanitize.cfg"
-    sanitize.write_text(SANITIZE)
+    sanitize.write_text(rules)
     notebooks = [NOTEBOOKS / name for name in names]
     proc = subprocess.run(
         [
@@ -78,7 +106,7 @@ def run_nbval(names: tuple[str, ...], tmp_path: Path, env: dict[str, str] | None
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         env={**os.environ, **(env or {})},
         check=False,
     )
@@ -113,6 +141,30 @@ def test_the_vm_notebook_runs_on_the_tiny_image(tmp_path_factory: pytest.TempPat
             left = clean_instances()
     assert left == []  # the notebook's last cell cleaned its VM
     assert (cache / "projects" / "c-make" / "snapcraft.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_the_performance_notebook_measures_and_charts_in_quick_mode(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("nb")  # short: the instances' unix socket paths
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in PERF_SHARED_CACHE:  # the saved base is made once per machine, not per run
+        (dirs.cache_dir() / name).mkdir(parents=True, exist_ok=True)
+        (cache / name).symlink_to(dirs.cache_dir() / name)
+    try:
+        run_nbval(
+            (PERF_NOTEBOOK,),
+            tmp_path,
+            {"WORKBENCH_PERF_QUICK": "1", "WORKBENCH_CACHE_DIR": str(cache)},
+            PERF_SANITIZE + SANITIZE,
+        )
+    finally:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+            left = clean_instances()
+    assert left == []  # every VM the measurements made was removed
 
 
 def test_notebooks_open_with_what_they_teach() -> None:

@@ -3,10 +3,11 @@
 Set a control's ``value`` or call a button's ``click()``, then read the view's traits (``result``,
 ``error``, ``verdict``...) or ``summary()``: exactly what the notebooks and the tests do. The apps:
 :class:`ExplodeView` (notebook 01), :class:`ArchitecturesView` (02), :class:`BuildView` (03),
-:class:`AuthoringView` and :class:`LiveAuthoringView` (04). The pieces they are made of (editor,
-provenance view, diff, grid, build set, outcome, dialects, conversion, log pane, progress,
-timeline, background task runner, debouncer, step spans, prime browser, build chooser, debug
-panel, JupyterLab terminal) are importable from their modules for other views.
+:class:`AuthoringView` and :class:`LiveAuthoringView` (04), :class:`PerfView` (05). The pieces
+they are made of (editor, provenance view, diff, grid, build set, outcome, dialects, conversion,
+log pane, progress, timeline, background task runner, debouncer, step spans, prime browser, build
+chooser, debug panel, JupyterLab terminal, charts) are importable from their modules for other
+views.
 Importing this package loads ipywidgets and the core; it does no I/O.
 """
 
@@ -17,6 +18,7 @@ from workbench.widgets.authoring import AuthoringView
 from workbench.widgets.build_view import BuildView
 from workbench.widgets.explode_view import ExplodeView
 from workbench.widgets.live_preview import LiveAuthoringView
+from workbench.widgets.perf_view import PerfView
 from workbench.widgets.tasks import TaskRunner
 
 __all__ = [
@@ -25,5 +27,6 @@ __all__ = [
     "BuildView",
     "ExplodeView",
     "LiveAuthoringView",
+    "PerfView",
     "TaskRunner",
 ]
