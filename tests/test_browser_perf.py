@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from test_browser import open_and_run_all
+from browser_fixtures import error_outputs, run_all_cells, shutdown_kernels
 
 from workbench import dirs
 from workbench.vm.teardown import clean_instances
@@ -49,7 +49,8 @@ def quick_private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 def test_05_performance_measures_and_draws_a_chart_per_comparison(
     page: Any, jupyter_lab: Server, shoot: Shoot
 ) -> None:
-    open_and_run_all(page, jupyter_lab, "05-performance.ipynb")
+    run_all_cells(page, jupyter_lab, "05-performance.ipynb", timeout=MEASURE_TIMEOUT)
+    assert error_outputs(page) == []
     summary = page.locator(".jp-OutputArea-output pre", has_text="comparisons measured")
     summary.wait_for(timeout=MEASURE_TIMEOUT)
     assert summary.inner_text().startswith(f"done: {CHARTS} comparisons measured")
@@ -78,3 +79,4 @@ def test_05_performance_measures_and_draws_a_chart_per_comparison(
     shoot("05-performance")
     charts.nth(CHARTS - 1).scroll_into_view_if_needed()
     shoot("05-performance-builds")
+    shutdown_kernels(jupyter_lab)
