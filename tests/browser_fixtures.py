@@ -140,6 +140,7 @@ def _lab(tmp: Path, extra_env: Mapping[str, str]) -> Iterator[Server]:
         f"--port={port}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={tree}",
+        "--LabApp.expose_app_in_browser=True",  # as ./dev lab: widgets may open terminal tabs
     ]
     if os.geteuid() == 0:
         argv.append("--allow-root")

@@ -212,4 +212,6 @@ def test_dev_lab_opens_on_the_readme_without_a_news_prompt(
     page.wait_for_timeout(5000)  # the prompt, when enabled, shows right after start-up
     assert page.get_by_text(NEWS_PROMPT).count() == 0
     assert page.locator(".jp-Notification-Toast").count() == 0
+    # the app is exposed to the page: the build widget's Terminal button opens tabs through it
+    assert page.evaluate("() => typeof window.jupyterapp?.commands.execute") == "function"
     shoot("00-dev-lab-readme")

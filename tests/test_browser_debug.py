@@ -140,6 +140,10 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     found = re.search(r"terminal (\S+) is in the VM at (\S+):", note.inner_text())
     assert found is not None, note.inner_text()
     assert found.group(2).endswith("/parts/hello")
+    tab = page.locator(".jp-MainAreaWidget .jp-Terminal")  # its tab opened in the main area
+    tab.wait_for(timeout=COMMAND_TIMEOUT)
+    title = page.locator(".lm-TabBar-tab", has_text=f"Terminal {found.group(1)}")
+    title.first.wait_for(timeout=COMMAND_TIMEOUT)
     wanted = re.compile(r"in=/\S+/parts/hello user=workbench step=BUILD")
     command = "echo in=$PWD user=$(id -un) step=$CRAFT_STEP_NAME"
     assert wanted.search(terminal_says(debug_lab, found.group(1), command, wanted))

@@ -45,6 +45,7 @@ from workbench.vm import Completed
 from workbench.vm.executor import Command
 from workbench.vm.provider import Layout
 from workbench.vm.state import InstanceDir
+from workbench.widgets.terminal import open_tab_script
 
 
 def started(name: str = "broken-make") -> Event:
@@ -333,3 +334,9 @@ def test_the_terminal_command_is_the_workbench_shell_as_the_build_user(
 def test_pack_has_no_part_to_debug(fake: FakeController) -> None:
     with pytest.raises(UsageError, match="pack belongs to no part"):
         PartDebugger(fake, "hello", Step.PACK)  # type: ignore[arg-type]
+
+
+def test_the_tab_opening_script_names_the_terminal_as_data() -> None:
+    script = open_tab_script('1"); alert("x')
+    assert script.startswith("window.jupyterapp?.commands.execute('terminal:open', {name: ")
+    assert '"1\\"); alert(\\"x"' in script  # a JSON string: the name cannot end it early

@@ -28,7 +28,7 @@ from workbench.lifecycle.options import BuildResult
 from workbench.widgets.log import LogPane
 from workbench.widgets.style import CSS, esc, verdict_badge
 from workbench.widgets.tasks import Reporter
-from workbench.widgets.terminal import open_terminal, running_server
+from workbench.widgets.terminal import open_tab_script, open_terminal, running_server
 
 Starter = Callable[[str, Callable[[Reporter], Any], LogPane, Callable[[Any], str]], None]
 """How the panel runs work: the build view's ``_start(name, job, pane, on_done)``."""
@@ -77,6 +77,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
         )
         self.note = w.HTML()
         self.note.add_class("wb-debug-note")
+        self.tab_opener = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
         self.note_text = ""
         self.add_class("wb-debug")
         super().__init__([])
@@ -112,6 +113,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
             self.output,
             w.HBox([self.inspect_button, self.terminal_button, self.retry_button]),
             self.note,
+            self.tab_opener,
         ]
 
     def _debugger(self) -> PartDebugger:
@@ -203,17 +205,18 @@ class DebugView(w.VBox):  # type: ignore[misc]
             )
             return
 
-        def job(feedback: Reporter) -> str:
+        def job(feedback: Reporter) -> tuple[str, str]:
             cwd = debugger.prepare_terminal(feedback)
-            name = open_terminal(server, debugger.terminal_argv())
-            return f"terminal {name} is in the VM at {cwd}"
+            return open_terminal(server, debugger.terminal_argv()), cwd
 
         self._start("terminal", job, self.output, self._terminal_opened)
 
-    def _terminal_opened(self, said: str) -> str:
-        self._say(
-            True, f"{said}: open it from the Running Terminals and Kernels panel (left side bar)"
-        )
+    def _terminal_opened(self, opened: tuple[str, str]) -> str:
+        name, cwd = opened
+        script = {"application/javascript": open_tab_script(name)}
+        self.tab_opener.outputs = ({"output_type": "display_data", "data": script, "metadata": {}},)
+        said = f"terminal {name} is in the VM at {cwd}"
+        self._say(True, f"{said}: its tab opens now (also under Running Terminals and Kernels)")
         return said
 
     def summary(self) -> str:

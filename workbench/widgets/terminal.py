@@ -4,8 +4,10 @@ The kernel finds the Jupyter server that started it (:func:`running_server`: the
 runtime files, the one whose process is this kernel's parent, else the only one), creates a
 terminal with the server's REST API (``POST /api/terminals``) and types a command into it over the
 terminal's websocket. The terminal is then listed in JupyterLab's *Running Terminals and Kernels*
-panel. A kernel that no Jupyter server started (a script, nbval) gets ``None`` from
-:func:`running_server`: the caller says so instead of failing.
+panel, and :func:`open_tab_script` (JavaScript run by the notebook's output) opens its tab where
+the lab exposes its app to the page (``--LabApp.expose_app_in_browser``, as ``./dev lab`` starts
+it); elsewhere the script does nothing. A kernel that no Jupyter server started (a script,
+nbval) gets ``None`` from :func:`running_server`: the caller says so instead of failing.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ def running_server() -> JupyterServer | None:
     except ImportError:
         return None
     return pick_server(list_running_servers(), os.getppid())
+
+
+def open_tab_script(name: str) -> str:
+    """JavaScript that opens the tab of terminal ``name`` in the JupyterLab page it runs in
+    (``terminal:open``), if the lab exposes its app to the page; else it does nothing."""
+    return f"window.jupyterapp?.commands.execute('terminal:open', {{name: {json.dumps(name)}}});"
 
 
 def open_terminal(server: JupyterServer, command: Sequence[str]) -> str:
