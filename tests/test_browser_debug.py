@@ -101,6 +101,31 @@ def terminal_says(lab: Server, name: str, command: str, wanted: re.Pattern[str])
     return seen
 
 
+def the_terminal_tab_is_in_the_vm(page: Any, lab: Server, shoot: Shoot) -> None:
+    """Terminal: its tab opens in front of the notebook, logged into the VM in the part's
+    directory as the build user with the step's environment; then back to the notebook."""
+    page.get_by_role("button", name=button_name("Terminal")).click()
+    note = page.locator(".wb-debug-note")
+    # the terminal's tab opens in front of the notebook (which is then hidden, not gone)
+    note.get_by_text("is in the VM at").wait_for(state="attached", timeout=COMMAND_TIMEOUT)
+    said = note.text_content() or ""
+    found = re.search(r"terminal (\S+) is in the VM at (\S+):", said)
+    assert found is not None, said
+    assert found.group(2).endswith("/parts/hello")
+    title = page.locator(".lm-TabBar-tab", has_text=f"Terminal {found.group(1)}").first
+    title.wait_for(timeout=COMMAND_TIMEOUT)
+    page.locator(".jp-MainAreaWidget .jp-Terminal").first.wait_for(timeout=COMMAND_TIMEOUT)
+    wanted = re.compile(r"in=/\S+/parts/hello user=workbench step=BUILD")
+    command = "echo in=$PWD user=$(id -un) step=$CRAFT_STEP_NAME"
+    assert wanted.search(terminal_says(lab, found.group(1), command, wanted))
+    page.locator(".jp-Terminal .xterm-rows", has_text="step=BUILD").first.wait_for(
+        timeout=COMMAND_TIMEOUT
+    )  # what was typed shows in the tab
+    shoot("03-debug-terminal")
+    page.locator(".lm-TabBar-tab", has_text="debug-panel.ipynb").first.click()
+    note.wait_for(timeout=COMMAND_TIMEOUT)  # back on the notebook
+
+
 def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page: Any, debug_lab: Server, shoot: Shoot
 ) -> None:
@@ -134,23 +159,12 @@ def test_the_debug_panel_takes_a_failing_part_to_a_fix_and_a_passing_retry(
     page.locator(".wb-debug").scroll_into_view_if_needed()
     shoot("03-debug-command")
 
-    page.get_by_role("button", name=button_name("Terminal")).click()
-    note = page.locator(".wb-debug-note")
-    note.get_by_text("is in the VM at").wait_for(timeout=COMMAND_TIMEOUT)
-    found = re.search(r"terminal (\S+) is in the VM at (\S+):", note.inner_text())
-    assert found is not None, note.inner_text()
-    assert found.group(2).endswith("/parts/hello")
-    tab = page.locator(".jp-MainAreaWidget .jp-Terminal")  # its tab opened in the main area
-    tab.wait_for(timeout=COMMAND_TIMEOUT)
-    title = page.locator(".lm-TabBar-tab", has_text=f"Terminal {found.group(1)}")
-    title.first.wait_for(timeout=COMMAND_TIMEOUT)
-    wanted = re.compile(r"in=/\S+/parts/hello user=workbench step=BUILD")
-    command = "echo in=$PWD user=$(id -un) step=$CRAFT_STEP_NAME"
-    assert wanted.search(terminal_says(debug_lab, found.group(1), command, wanted))
+    the_terminal_tab_is_in_the_vm(page, debug_lab, shoot)
 
     source = debug_lab.tree / "examples" / "build" / "broken-make" / "src" / "hello.c"
     source.write_text(source.read_text().replace("GREETNG", "GREETING"))
     page.get_by_role("button", name=button_name("Retry this step")).click()
+    note = page.locator(".wb-debug-note")
     note.get_by_text("retry: build of hello passed").wait_for(timeout=BUILD_TIMEOUT)
     assert "inspect what it produced" in heading.inner_text()
     page.locator(".wb-debug").scroll_into_view_if_needed()
