@@ -336,7 +336,7 @@ def test_pack_has_no_part_to_debug(fake: FakeController) -> None:
         PartDebugger(fake, "hello", Step.PACK)  # type: ignore[arg-type]
 
 
-def test_the_tab_opening_script_names_the_terminal_as_data() -> None:
-    script = open_tab_script('1"); alert("x')
-    assert script.startswith("window.jupyterapp?.commands.execute('terminal:open', {name: ")
-    assert '"1\\"); alert(\\"x"' in script  # a JSON string: the name cannot end it early
+def test_the_tab_opening_script_names_the_terminal_as_data_and_acts_once() -> None:
+    script = open_tab_script('1"); alert("x', "t0")
+    assert 'commands.execute(\'terminal:open\', {name: "1\\"); alert(\\"x"})' in script
+    assert ' if (!done.has("t0")) { done.add("t0");' in script  # once per click and page

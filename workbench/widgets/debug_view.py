@@ -11,6 +11,7 @@ method too. The work runs on the build view's task runner (``start``), one task 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -213,7 +214,7 @@ class DebugView(w.VBox):  # type: ignore[misc]
 
     def _terminal_opened(self, opened: tuple[str, str]) -> str:
         name, cwd = opened
-        script = {"application/javascript": open_tab_script(name)}
+        script = {"application/javascript": open_tab_script(name, secrets.token_hex(8))}
         self.tab_opener.outputs = ({"output_type": "display_data", "data": script, "metadata": {}},)
         said = f"terminal {name} is in the VM at {cwd}"
         self._say(True, f"{said}: its tab opens now (also under Running Terminals and Kernels)")

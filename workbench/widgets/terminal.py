@@ -64,10 +64,16 @@ def running_server() -> JupyterServer | None:
     return pick_server(list_running_servers(), os.getppid())
 
 
-def open_tab_script(name: str) -> str:
+def open_tab_script(name: str, once: str) -> str:
     """JavaScript that opens the tab of terminal ``name`` in the JupyterLab page it runs in
-    (``terminal:open``), if the lab exposes its app to the page; else it does nothing."""
-    return f"window.jupyterapp?.commands.execute('terminal:open', {{name: {json.dumps(name)}}});"
+    (``terminal:open``), if the lab exposes its app to the page; else it does nothing. It acts
+    once per ``once`` token and page: an output shown again (a view rebuilt) opens nothing."""
+    token, terminal = json.dumps(once), json.dumps(name)
+    return (
+        "{ const done = (window.workbenchOpened ??= new Set());"
+        f" if (!done.has({token})) {{ done.add({token});"
+        f" window.jupyterapp?.commands.execute('terminal:open', {{name: {terminal}}}); }} }}"
+    )
 
 
 def open_terminal(server: JupyterServer, command: Sequence[str]) -> str:
