@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench [--quick] [--json FILE]      (or: ./dev bench ...)
 
-Runs explode, architectures, vm, share and daily in turn (each also runs alone: ``python -m bench.vm``).
+Runs explode, architectures, vm, share and daily in turn (each also runs alone:
+``python -m bench.vm``).
 A benchmark that fails is reported with its error after the table, and the exit status is 1.
 """
 
