@@ -26,10 +26,11 @@ from pathlib import Path
 
 from bench.common import Row, main, row
 from workbench.lifecycle import base_instance, wheelhouse
-from workbench.lifecycle.events import Event, StepFinished, Timing
+from workbench.lifecycle.events import Event, StepFinished
 from workbench.lifecycle.guest_workbench import from_tree, source_root
 from workbench.lifecycle.options import DEFAULT_CPUS, DEFAULT_IMAGE, DEFAULT_MEMORY, BuildOptions
 from workbench.lifecycle.session import Session
+from workbench.perf.builds import timed_session
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.local import Instance
 
@@ -94,11 +95,10 @@ def rebuild(project: Path, label: str) -> tuple[float, list[str]]:
     """Seconds of ``workbench build`` (the VM running), and the part steps it ran; prints the
     build's timing summary."""
     events: list[Event] = []
-    result = Session(project, BuildOptions(), listeners=(events.append,)).run()
-    timing = next(e.payload for e in events if isinstance(e.payload, Timing))
+    elapsed, timing, _ = timed_session(project, BuildOptions(), (events.append,))
     print(f"{label}:", *timing.table(), sep="\n  ")
     ran = [e.payload.where for e in events if isinstance(e.payload, StepFinished)]
-    return result.elapsed, [step for step in ran if " " in step]  # part steps: "build hello"
+    return elapsed, [step for step in ran if " " in step]  # part steps: "build hello"
 
 
 def rows(quick: bool) -> list[Row]:

@@ -381,11 +381,12 @@ class Session:
             target = target.previous() or target
         spec = self.spec(target)
         before = uptodate.fingerprint(spec, workbench_key, self.project.root)
-        if not action.skip and uptodate.recorded(self.machine, spec) == before:
+        found = None if action.skip else uptodate.recorded(self.machine, spec)
+        if found == before:
             self._unchanged = before
             self.emit(Event(HostSkipped(action=action.name, reason=UNCHANGED)))
             return True
-        if not action.skip:
+        if found is not None:  # an older record: gone before the run changes anything
             uptodate.forget(self.machine, spec)
         ran = self._host(action, partial(self._guests, ("prepare", "run"), target))
         after = uptodate.fingerprint(spec, workbench_key, self.project.root)
