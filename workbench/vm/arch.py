@@ -1,0 +1,92 @@
+"""Guest architectures: what a build VM of each Debian architecture runs on and serves.
+
+One :class:`GuestArch` per architecture a build VM can have: the qemu system emulator and the
+Debian package that ships it, the machine type, the CPU model under TCG, the serial console, the
+wheel platforms of its Python packages, the ELF machine of its programs, and the build-on
+architectures it serves (an amd64 VM also builds for i386, an arm64 VM for armhf). A VM whose
+architecture is not the host's always runs under TCG (emulation): KVM only runs the host's own.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+from workbench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class GuestArch:
+    """A build VM architecture (Debian name) and how qemu runs it."""
+
+    name: str
+    qemu_binary: str
+    qemu_package: str
+    machine: str
+    tcg_cpu: str
+    console: str
+    wheel_platforms: tuple[str, ...]
+    elf_machine: int
+    serves: tuple[str, ...]
+
+
+ARCHS = {
+    "amd64": GuestArch(
+        name="amd64",
+        qemu_binary="qemu-system-x86_64",
+        qemu_package="qemu-system-x86",
+        machine="q35",
+        tcg_cpu="max",
+        console="ttyS0",
+        wheel_platforms=("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"),
+        elf_machine=62,  # EM_X86_64
+        serves=("amd64", "i386"),
+    ),
+    "arm64": GuestArch(
+        name="arm64",
+        qemu_binary="qemu-system-aarch64",
+        qemu_package="qemu-system-arm",
+        machine="virt",
+        tcg_cpu="cortex-a57",  # -cpu max emulates pointer authentication: ~4x slower under TCG
+        console="ttyAMA0",
+        wheel_platforms=(
+            "manylinux2014_aarch64",
+            "manylinux_2_17_aarch64",
+            "manylinux_2_28_aarch64",
+        ),
+        elf_machine=183,  # EM_AARCH64
+        serves=("arm64", "armhf"),
+    ),
+}
+"""Every architecture a build VM can have, by Debian name."""
+
+_MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def guest_arch(name: str) -> GuestArch:
+    """The build VM architecture ``name`` (a UsageError naming the ones there are)."""
+    try:
+        return ARCHS[name]
+    except KeyError:
+        raise UsageError(
+            f"no build VM architecture {name!r}",
+            hint=f"build VMs run {', '.join(ARCHS)}",
+        ) from None
+
+
+def host_arch() -> str:
+    """The host's Debian architecture name (``amd64`` on x86_64)."""
+    machine = platform.machine()
+    return _MACHINES.get(machine, machine)
+
+
+def vm_arch_for(build_on: str) -> str:
+    """The VM architecture that builds on ``build_on`` (i386 on amd64, armhf on arm64)."""
+    for arch in ARCHS.values():
+        if build_on in arch.serves:
+            return arch.name
+    served = sorted(a for arch in ARCHS.values() for a in arch.serves)
+    raise UsageError(
+        f"no build VM can build on {build_on}",
+        hint=f"build VMs build on {', '.join(served)}",
+    )
