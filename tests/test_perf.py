@@ -18,6 +18,7 @@ from workbench.perf.compare import Comparison, Side, row
 from workbench.perf.feedback import Printed
 from workbench.perf.suite import Plan, WorkDir, run_plan
 from workbench.progress import Progress
+from workbench.vm.bases import choose_image
 from workbench.vm.images import BootImage
 from workbench.widgets import perf_view
 from workbench.widgets.perf_chart import caption, chart_png
@@ -222,6 +223,7 @@ class FakeSession:
         self.options = options
         self.instance = type("I", (), {"memory_mib": 2048, "cpus": 2})()
         self.guest = "guest"
+        self.image = choose_image("core22", "amd64")
         FakeSession.made.append(self)
 
     def run(self) -> Any:
@@ -233,7 +235,7 @@ def test_a_first_build_from_the_base_makes_the_base_first_and_one_from_scratch_d
 ) -> None:
     bases: list[tuple[str, int, int]] = []
     monkeypatch.setattr(builds, "Session", FakeSession)
-    monkeypatch.setattr(builds.wheelhouse, "ensure_wheelhouse", lambda guest, notify: "house")
+    monkeypatch.setattr(builds.wheelhouse, "ensure_wheelhouse", lambda guest, arch, notify: "house")
     monkeypatch.setattr(
         builds.base_instance,
         "ensure_base",

@@ -30,6 +30,8 @@ from typing import Any
 from tqdm import tqdm
 
 from workbench.cli.host import host_arguments, host_target
+from workbench.errors import UsageError
+from workbench.lifecycle.build_set import EntryOutcome, SetEntry, SetWatch, run_build_set
 from workbench.lifecycle.choices import BuildChoices
 from workbench.lifecycle.controller import BuildController
 from workbench.lifecycle.events import (
@@ -52,6 +54,7 @@ from workbench.lifecycle.safetext import printable
 from workbench.lifecycle.session import clean
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, ShellMode, Step
 from workbench.lifecycle.wire import encode
+from workbench.vm.config import parse_memory
 from workbench.vm.qemu import SHARE_MODES
 from workbench.vm.watchdog import parse_duration
 
@@ -75,8 +78,24 @@ def register(subparsers: Any) -> None:
         "--shell-after", action="store_true", help="a VM shell after the step, pass or fail"
     )
     shell.add_argument("--debug", action="store_true", help="a VM shell if the step fails")
-    build.add_argument("--image", default="debian-12", help="base image (default: debian-12)")
-    build.add_argument("--build-on", metavar="ARCH", help="build as if on ARCH (default: VM's)")
+    build.add_argument(
+        "--image",
+        help="the VM's image (default: the image of the project's base for the build-on"
+        " architecture; a Debian stand-in, named so, when that cannot be had)",
+    )
+    build.add_argument(
+        "--all",
+        action="store_true",
+        help="build every entry of the project's plan, each in a VM of its build-on"
+        " architecture; print the set's outcome and write it as NAME_VERSION_build-set.json",
+    )
+    build.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="with --all: the most memory the VMs running side by side may take"
+        " (default: 3/4 of the host's available memory)",
+    )
+    build.add_argument("--build-on", metavar="ARCH", help="build on ARCH (default: the host's)")
     build.add_argument("--build-for", metavar="ARCH", help="target ARCH (with --build-on)")
     build.add_argument("--keep", action="store_true", help="keep the VM up regardless")
     build.add_argument(
@@ -168,6 +187,8 @@ def run_build(args: argparse.Namespace) -> int:
             host=host_target(args),
         )
     )
+    if args.all:
+        return _run_set(args, options)
     session = BuildController(args.path, options).session(listeners=(_notices,))
     if args.plan:
         for action in session.plan():
@@ -178,6 +199,48 @@ def run_build(args: argparse.Namespace) -> int:
     if result.snap is not None and not args.json:
         print(result.snap)
     return 0 if result.shell_status in (None, 0) else result.shell_status
+
+
+SET_EXCLUSIVE = ("build_on", "build_for", "shell", "shell_after", "debug", "plan", "host", "image")
+
+
+def _run_set(args: argparse.Namespace, options: BuildOptions) -> int:
+    """``build --all``: every entry of the plan; the outcome as a table (or JSON) and a file."""
+    given = [name for name in SET_EXCLUSIVE if getattr(args, name)]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise UsageError(
+            f"--all builds each entry where the plan says: {flag} does not apply",
+            hint=f"drop {flag}, or build one entry without --all",
+        )
+    budget = (
+        parse_memory(args.memory_budget, what="--memory-budget") if args.memory_budget else None
+    )
+
+    def on_event(entry: SetEntry, event: Event) -> None:
+        if args.json:
+            return
+        payload = event.payload
+        if isinstance(payload, HostFinished | StepFinished | Failure | Notice | SessionStarted):
+            tqdm.write(
+                printable(f"[{entry.label} on {entry.build_on}] {event.line()}"), file=sys.stderr
+            )
+
+    def on_outcome(outcome: EntryOutcome) -> None:
+        if not args.json:
+            said = outcome.reason or (outcome.snap.name if outcome.snap else "")
+            line = f"[{outcome.entry.label} on {outcome.entry.build_on}] {outcome.status}: {said}"
+            tqdm.write(printable(line), file=sys.stderr)
+
+    result = run_build_set(
+        args.path, options, memory_budget=budget, watch=SetWatch(on_event, on_outcome)
+    )
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        for line in result.table():
+            print(printable(line))
+    return 0 if result.ok else 1
 
 
 def run_clean(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from workbench.architectures import claim, parse, plan_modern
 from workbench.errors import ArchitectureError, Location, SourceError, UsageError
 from workbench.project import find_root, is_modern, load_project, project_base
 from workbench.templates import ExplodeOptions, explode
+from workbench.vm.arch import guest_arch
 from workbench.yamlpos import Document, key_path
 
 HINTS_KEY = "x-workbench"
@@ -51,8 +52,6 @@ NAMING_RULES = {
 }
 """snapcraft's naming rules for what becomes a file or directory name: pattern (whole value),
 description."""
-VM_ARCHS = {"amd64": ("amd64", "i386")}
-"""Build-on architectures a VM of each image architecture can serve (i386 runs on amd64)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,11 @@ class BuildProject:
     @property
     def version(self) -> str:
         return str(self.data["version"])
+
+    @property
+    def base(self) -> str | None:
+        """The project's ``base`` (or ``build-base``) as snapcraft reads it."""
+        return project_base(self.document)
 
     @property
     def parts(self) -> dict[str, Any]:
@@ -122,7 +126,7 @@ def resolve_build(
     document = load_project(root)
     _check_fields(document)
     on = build_on or vm_arch
-    servable = VM_ARCHS.get(vm_arch, (vm_arch,))
+    servable = guest_arch(vm_arch).serves
     if on not in servable:
         raise UsageError(
             f"a {vm_arch} VM cannot build on {on}",

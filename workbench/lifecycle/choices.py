@@ -16,11 +16,11 @@ from pathlib import Path
 
 from workbench.architectures import plan_project
 from workbench.errors import WorkbenchError
-from workbench.lifecycle.build_project import VM_ARCHS
 from workbench.lifecycle.options import BuildOptions
 from workbench.lifecycle.steps import Step
 from workbench.project import find_root, load_project
 from workbench.templates.registry import env_template_dirs
+from workbench.vm.arch import ARCHS
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,11 @@ class BuildTarget:
         return f"on {self.build_on} for {self.build_for or 'what it claims'}"
 
 
-def build_targets(start: Path, vm_arch: str = "amd64") -> tuple[BuildTarget, ...]:
+def build_targets(start: Path) -> tuple[BuildTarget, ...]:
     """The builds of the project at or above ``start`` (its ``architectures`` or ``platforms``
-    plan) that a ``vm_arch`` VM can run, in plan order; none when the project does not load."""
-    servable = VM_ARCHS.get(vm_arch, (vm_arch,))
+    plan) that a build VM can run (natively or emulated), in plan order; none when the project
+    does not load."""
+    servable = {served for arch in ARCHS.values() for served in arch.serves}
     try:
         builds = plan_project(load_project(find_root(start))).builds
     except WorkbenchError:

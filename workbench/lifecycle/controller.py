@@ -35,7 +35,7 @@ from workbench.lifecycle.keepalive import Policy
 from workbench.lifecycle.options import BuildOptions, BuildResult
 from workbench.lifecycle.prime import PrimePath, listing_command, packed_snap_yaml, parse_listing
 from workbench.lifecycle.safetext import LineSplitter
-from workbench.lifecycle.session import Session
+from workbench.lifecycle.session import Session, session_arch
 from workbench.lifecycle.steps import CLEAN_STEP_NAMES, STEP_NAMES, Step
 from workbench.progress import Progress
 from workbench.project import find_root
@@ -44,7 +44,7 @@ from workbench.vm import InstanceDir, Status, watchdog
 if TYPE_CHECKING:
     from workbench.vm import Completed, Instance, StatusReport, Timeouts
 
-NO_PYTHON_IMAGES = frozenset({"tiny"})
+NO_PYTHON_IMAGES = frozenset({"tiny", "tiny-arm64"})
 """Images without python3, where craft-parts cannot run (the VM itself works)."""
 COMMAND_TIMEOUT = 600.0
 RUNNER_PATTERN = "[w]orkbench.lifecycle.guest"
@@ -73,8 +73,8 @@ def stop_runner_command() -> list[str]:
     return ["sh", "-c", STOP_RUNNER]
 
 
-def craft_parts_refusal(image: str) -> UsageError | None:
-    """Why builds cannot run on ``image`` (None: they can)."""
+def craft_parts_refusal(image: str | None) -> UsageError | None:
+    """Why builds cannot run on ``image`` (None: they can; an image of None: the base's)."""
     if image not in NO_PYTHON_IMAGES:
         return None
     return UsageError(
@@ -199,7 +199,9 @@ class BuildController:
 
     def state(self) -> VmState:
         """The instance's status from its directory (any process may have changed it)."""
-        directory = InstanceDir.for_project(self.root, instances=self.instances)
+        directory = InstanceDir.for_project(
+            self.root, instances=self.instances, arch=session_arch(self.options)
+        )
         status = directory.status()
         up = status in (Status.STARTING, Status.RUNNING, Status.FAILED)
         return VmState(status, watchdog.report(directory.root, up=up, now=time.time())["stops"])

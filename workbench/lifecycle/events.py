@@ -84,10 +84,12 @@ class SessionStarted(Payload):
     project: str
     instance: str
     snap: str
+    image: str = ""  # the VM's image, "(stand-in for Ubuntu 22.04)" when it is one; "": no VM
 
     def line(self) -> str:
+        where = f" in {self.image}" if self.image else ""
         return (
-            f"{self.name} {self.version}: build on {self.build_on} for {self.build_for}, "
+            f"{self.name} {self.version}: build on {self.build_on} for {self.build_for}{where}, "
             f"claims {', '.join(self.architectures)} ({self.arch_reason})"
         )
 

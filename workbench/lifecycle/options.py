@@ -24,7 +24,7 @@ class BuildOptions:
     step: Step = Step.PACK
     parts: tuple[str, ...] = ()
     shell: ShellMode = ShellMode.NEVER
-    image: str = DEFAULT_IMAGE
+    image: str | None = None  # None: the image of the project's base on the VM's architecture
     build_on: str | None = None
     build_for: str | None = None
     keep: bool = False

@@ -71,11 +71,14 @@ from workbench.lifecycle.wheelhouse import Wheelhouse
 from workbench.lifecycle.wire import BuildLog, guest_event
 from workbench.project import find_root
 from workbench.vm import watchdog
+from workbench.vm.arch import ARCHS, DEFAULT_ARCH, vm_arch_for
+from workbench.vm.bases import STAND_INS, choose_image
 from workbench.vm.config import InstanceConfig
+from workbench.vm.image_index import entry
 from workbench.vm.local import Instance, QemuProvider
 from workbench.vm.provider import Machine, Provider
 from workbench.vm.remote import HostProvider
-from workbench.vm.state import Status
+from workbench.vm.state import InstanceDir, Status
 
 SHARE_WORK_ROOT = "/project/.workbench-work"
 UNCHANGED = "nothing changed since the last build (parts, options and project files as they were)"
@@ -98,12 +101,15 @@ class Session:
         self.listeners = list(listeners)
         self.instances = instances
         self._shell = shell or (lambda machine: machine.shell(user=machine.layout.build_user))
+        vm_arch = session_arch(options)
         self.project = resolve_build(
             start,
             build_on=options.build_on,
             build_for=options.build_for,
+            vm_arch=vm_arch,
             templates=options.templates,
         )
+        self.image = choose_image(self.project.base, vm_arch, override=options.image)
         self.guest = guest_workbench.resolve(options.workbench_version)
         self.machine = self._provider().machine(self.project.root)
         self._log: BuildLog | None = None
@@ -121,7 +127,7 @@ class Session:
         if options.host is not None:
             return HostProvider(options.host, notify=self.notice)
         config = InstanceConfig(
-            image=options.image,
+            image=self.image.image,
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
             cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
             disk_size=options.disk_size,
@@ -144,8 +150,13 @@ class Session:
 
     @property
     def work_dir(self) -> str:
+        """``ROOT/NAME``; ``ROOT/NAME-on-ARCH-for-ARCH`` for a build not for the VM's own
+        architecture, so the builds of a set that share a VM keep their parts apart."""
         root = SHARE_WORK_ROOT if self.options.work_on_share else self.machine.layout.work_root
-        return f"{root}/{self.project.name}"
+        p = self.project
+        if p.build_on == p.build_for == self.image.arch:
+            return f"{root}/{p.name}"
+        return f"{root}/{p.name}-on-{p.build_on}-for-{p.build_for}"
 
     @property
     def snap_file(self) -> str:
@@ -258,7 +269,7 @@ class Session:
         self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
         root = self.machine.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
-        house = wheelhouse.ensure_wheelhouse(self.guest, notify=self.notice)
+        house = wheelhouse.ensure_wheelhouse(self.guest, arch=self.image.arch, notify=self.notice)
         p = self.project
         self._announce(actions)
         self._running_notices()
@@ -317,6 +328,7 @@ class Session:
             project=str(p.root),
             instance=str(self.machine.dir.root),
             snap=self.snap_file,
+            image=self.image.label if self.options.host is None else "",
         )
         self.emit(Event(started))
         self.emit(Event(HostPlan(actions=tuple(actions))))
@@ -355,7 +367,7 @@ class Session:
     def _from_base(self, house: Wheelhouse) -> None:
 
         base = base_instance.ensure_base(
-            self.options.image,
+            self.image.image,
             memory_mib=self.instance.memory_mib,
             cpus=self.instance.cpus,
             house=house,
@@ -484,12 +496,25 @@ class Session:
         return self._shell(self.machine)
 
 
+def session_arch(options: BuildOptions) -> str:
+    """The architecture of the VM a session with ``options`` builds in: the asked image's, else
+    the one that builds on the asked build-on architecture, else :data:`DEFAULT_ARCH`."""
+    if options.image is not None:
+        return entry(options.image).arch
+    return vm_arch_for(options.build_on) if options.build_on else DEFAULT_ARCH
+
+
 def clean(start: Path, *, instances: Path | None = None) -> str:
-    """Destroy the build VM of the project at or above ``start`` (overlay and all)."""
+    """Destroy the build VMs of the project at or above ``start`` (one per architecture:
+    overlays and all)."""
 
     root = find_root(start)
-    instance = Instance(root, instances=instances)
-    if not instance.dir.root.exists():
+    removed = []
+    for arch in ARCHS:
+        directory = InstanceDir.for_project(root, instances=instances, arch=arch)
+        if directory.root.exists():
+            Instance(root, InstanceConfig(image=STAND_INS[arch]), instances=instances).clean()
+            removed.append(str(directory.root))
+    if not removed:
         return f"no build VM for {root}"
-    instance.clean()
-    return f"removed the build VM of {root} ({instance.dir.root})"
+    return f"removed the build VM of {root} ({', '.join(removed)})"

@@ -2,9 +2,10 @@
 
 On the host (where PyPI is reachable) :func:`ensure_wheelhouse` ``pip download``\\ s the
 ``guest`` extra (craft-parts and its dependencies) plus pip itself, for the guest's Python
-(CPython 3.11, manylinux x86_64: Debian 12), into ``cache_dir()/wheelhouse/deps/DEPS_KEY`` (keyed
-by the requirements alone), and makes the workbench wheel of the chosen release
-(:mod:`workbench.lifecycle.guest_workbench`: this source tree by default) into
+(CPython 3.11: Debian 12) and the guest's architecture (manylinux wheels of x86_64 or aarch64),
+into ``cache_dir()/wheelhouse/deps/DEPS_KEY`` (keyed by the requirements and the platform), and
+makes the workbench wheel of the chosen release (:mod:`workbench.lifecycle.guest_workbench`: this
+source tree by default) into
 ``cache_dir()/wheelhouse/workbench/KEY`` (the version plus a digest of its sources), so a changed
 source tree costs one small wheel, written directly (:mod:`workbench.lifecycle.source_wheel`).
 
@@ -39,6 +40,7 @@ from workbench.lifecycle import guest_workbench
 from workbench.lifecycle.guest_workbench import GuestWorkbench
 from workbench.lifecycle.source_wheel import write_wheel
 from workbench.vm import qemu
+from workbench.vm.arch import guest_arch
 from workbench.vm.provider import Layout, Machine
 
 GUEST = Layout()
@@ -46,8 +48,6 @@ GUEST = Layout()
 SHARE_TAG = "wheelhouse"
 GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
-PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
-"""Wheel platforms the guest (Debian 12, glibc 2.36, x86_64) accepts."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Wheelhouse:
 
     guest: GuestWorkbench
     root: Path  # the share root, wheelhouses_root()
+    arch: str = "amd64"  # the guest's architecture: which platform's wheels the deps are
 
     @property
     def key(self) -> str:
@@ -72,7 +73,7 @@ class Wheelhouse:
 
     @property
     def deps_key(self) -> str:
-        return deps_key(self.requirements)
+        return deps_key(self.requirements, self.arch)
 
     @property
     def deps(self) -> Path:
@@ -104,15 +105,16 @@ def share() -> dict[str, Path]:
     return {SHARE_TAG: root}
 
 
-def deps_key(requirements: tuple[str, ...]) -> str:
+def deps_key(requirements: tuple[str, ...], arch: str = "amd64") -> str:
     """``deps-DIGEST``: the requirements and the guest platform they are downloaded for."""
-    text = "\n".join((*requirements, PYTHON_VERSION, *PLATFORMS))
+    text = "\n".join((*requirements, PYTHON_VERSION, *guest_arch(arch).wheel_platforms))
     return f"deps-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-def download_argv(requirements: tuple[str, ...], dest: Path) -> list[str]:
-    """``pip download`` of ``requirements`` and pip, as wheels for the guest's Python (pure)."""
-    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+def download_argv(requirements: tuple[str, ...], dest: Path, arch: str = "amd64") -> list[str]:
+    """``pip download`` of ``requirements`` and pip, as wheels for the guest's Python on ``arch``
+    (pure)."""
+    platforms = [p for name in guest_arch(arch).wheel_platforms for p in ("--platform", name)]
     return [
         sys.executable,
         "-m",
@@ -133,14 +135,18 @@ def download_argv(requirements: tuple[str, ...], dest: Path) -> list[str]:
 
 
 def ensure_wheelhouse(
-    guest: GuestWorkbench | None = None, *, notify: Callable[[str], None] = lambda _line: None
+    guest: GuestWorkbench | None = None,
+    *,
+    arch: str = "amd64",
+    notify: Callable[[str], None] = lambda _line: None,
 ) -> Wheelhouse:
-    """The cached wheelhouse for ``guest`` (default: this workbench), built on the host when
-    missing: the dependencies once per requirement set, the workbench wheel once per key."""
-    house = Wheelhouse(guest or guest_workbench.resolve(), wheelhouses_root())
+    """The cached wheelhouse for ``guest`` (default: this workbench) on an ``arch`` guest, built
+    on the host when missing: the dependencies once per requirement set and architecture, the
+    workbench wheel (pure Python, any architecture) once per key."""
+    house = Wheelhouse(guest or guest_workbench.resolve(), wheelhouses_root(), arch)
     if not _complete(house.deps):
-        notify(f"downloading the guest's dependencies {house.deps_key} (pip, needs PyPI)")
-        _build_into(house.deps, lambda out: _run_host(download_argv(house.requirements, out)))
+        notify(f"downloading the guest's {arch} dependencies {house.deps_key} (pip, needs PyPI)")
+        _build_into(house.deps, lambda out: _run_host(download_argv(house.requirements, out, arch)))
     if not _complete(house.workbench):
         notify(f"building the guest's workbench wheel {house.key} from {house.guest.label}")
         _build_into(house.workbench, partial(_make_wheel, house.guest))

@@ -97,12 +97,12 @@ def first_build_seconds(project: Path, *, from_base: bool, feedback: Feedback) -
     options = BuildOptions(step=Step.PRIME, from_base=from_base, share_mode="rw")
     run = Session(project, options, listeners=(told(feedback),))
     if from_base:
-        feedback.log(f"the saved base of {options.image} (made once per machine)")
+        feedback.log(f"the saved base of {run.image.image} (made once per machine)")
         base_instance.ensure_base(
-            options.image,
+            run.image.image,
             memory_mib=run.instance.memory_mib,
             cpus=run.instance.cpus,
-            house=wheelhouse.ensure_wheelhouse(run.guest, notify=feedback.log),
+            house=wheelhouse.ensure_wheelhouse(run.guest, arch=run.image.arch, notify=feedback.log),
             notify=feedback.log,
         )
     return run.run().elapsed

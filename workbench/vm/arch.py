@@ -3,7 +3,7 @@
 One :class:`GuestArch` per architecture a build VM can have: the qemu system emulator and the
 Debian package that ships it, the machine type, the CPU model under TCG, the serial console, the
 wheel platforms of its Python packages, the ELF machine of its programs, and the build-on
-architectures it serves (an amd64 VM also builds for i386, an arm64 VM for armhf). A VM whose
+architectures it serves (an amd64 VM also builds on i386). A VM whose
 architecture is not the host's always runs under TCG (emulation): KVM only runs the host's own.
 """
 
@@ -20,6 +20,7 @@ class GuestArch:
     """A build VM architecture (Debian name) and how qemu runs it."""
 
     name: str
+    uname: str  # the kernel's name of the machine (``uname -m``), and qemu-user's
     qemu_binary: str
     qemu_package: str
     machine: str
@@ -30,9 +31,14 @@ class GuestArch:
     serves: tuple[str, ...]
 
 
+DEFAULT_ARCH = "amd64"
+"""A VM's architecture when nothing says otherwise (an image or a build-on does); instance names
+of other architectures carry theirs."""
+
 ARCHS = {
     "amd64": GuestArch(
         name="amd64",
+        uname="x86_64",
         qemu_binary="qemu-system-x86_64",
         qemu_package="qemu-system-x86",
         machine="q35",
@@ -44,6 +50,7 @@ ARCHS = {
     ),
     "arm64": GuestArch(
         name="arm64",
+        uname="aarch64",
         qemu_binary="qemu-system-aarch64",
         qemu_package="qemu-system-arm",
         machine="virt",
@@ -55,7 +62,7 @@ ARCHS = {
             "manylinux_2_28_aarch64",
         ),
         elf_machine=183,  # EM_AARCH64
-        serves=("arm64", "armhf"),
+        serves=("arm64",),
     ),
 }
 """Every architecture a build VM can have, by Debian name."""
@@ -81,7 +88,7 @@ def host_arch() -> str:
 
 
 def vm_arch_for(build_on: str) -> str:
-    """The VM architecture that builds on ``build_on`` (i386 on amd64, armhf on arm64)."""
+    """The VM architecture that builds on ``build_on`` (i386 on amd64)."""
     for arch in ARCHS.values():
         if build_on in arch.serves:
             return arch.name

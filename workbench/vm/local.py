@@ -31,6 +31,7 @@ from workbench.progress import ProgressListener, ignore
 from workbench.vm import diagnose, qemu, rekey, snapshots, teardown, watchdog
 from workbench.vm.config import InstanceConfig, Timeouts
 from workbench.vm.executor import PULL_LIMIT, Command, Completed, ConnectionLost, Sink
+from workbench.vm.image_index import entry
 from workbench.vm.images import BootImage, ensure_image, verify
 from workbench.vm.launch import LOGIN_USER, Launcher, login, mount_project, plan_boot
 from workbench.vm.lock import ProcessRef
@@ -43,6 +44,11 @@ from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import InstanceDir, InstanceState, Phase, Status, StatusReport
 
 log = logging.getLogger(__name__)
+
+
+def _arch_of(image: str | BootImage) -> str:
+    """The architecture of ``image`` (a cached image, or a name in the image index)."""
+    return image.arch if isinstance(image, BootImage) else entry(image).arch
 
 
 class Instance:
@@ -62,8 +68,10 @@ class Instance:
         self.project = Path(project).resolve()
         if not self.project.is_dir():
             raise UsageError(f"project directory {self.project} does not exist")
-        self._dir = InstanceDir.for_project(self.project, instances=instances)
         self.config = config or InstanceConfig()
+        self._dir = InstanceDir.for_project(
+            self.project, instances=instances, arch=_arch_of(self.config.image)
+        )
         self.listener = listener
         self.notify = notify or (lambda line: print(f"workbench: {line}", file=sys.stderr))
         self._ssh: SshExecutor | None = None

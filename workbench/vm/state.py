@@ -22,6 +22,7 @@ from workbench import dirs
 from workbench.errors import VmError, WorkbenchError
 from workbench.files import write_atomic
 from workbench.vm import diagnose
+from workbench.vm.arch import DEFAULT_ARCH
 from workbench.vm.lock import InstanceLock, ProcessRef
 
 # AF_UNIX socket paths are limited to 108 bytes including the terminating NUL.
@@ -128,12 +129,14 @@ def derive_status(state: InstanceState | None, *, qemu_alive: bool, overlay: boo
     return Status.STOPPED
 
 
-def instance_name(project: Path) -> str:
-    """``NAME-HASH``: the project's directory name (sanitised) and a hash of its resolved path."""
+def instance_name(project: Path, arch: str = DEFAULT_ARCH) -> str:
+    """``NAME-HASH``: the project's directory name (sanitised) and a hash of its resolved path;
+    ``NAME-HASH-ARCH`` for a VM of another architecture than :data:`DEFAULT_ARCH` (a project has
+    one VM per build-on architecture)."""
     resolved = project.resolve()
     digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "-", resolved.name).strip("-.")[:40] or "root"
-    return f"{readable}-{digest}"
+    return f"{readable}-{digest}" + ("" if arch == DEFAULT_ARCH else f"-{arch}")
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,11 @@ class InstanceDir:
     root: Path
 
     @classmethod
-    def for_project(cls, project: Path, *, instances: Path | None = None) -> InstanceDir:
-        return cls((instances or dirs.instances_dir()) / instance_name(project))
+    def for_project(
+        cls, project: Path, *, instances: Path | None = None, arch: str = DEFAULT_ARCH
+    ) -> InstanceDir:
+        """The directory of ``project``'s VM of architecture ``arch``."""
+        return cls((instances or dirs.instances_dir()) / instance_name(project, arch))
 
     @property
     def name(self) -> str:

@@ -17,7 +17,7 @@ from workbench.errors import UsageError
 from workbench.vm.builders.recipe import Recipe
 from workbench.vm.builders.session import BuildSession
 
-MODULES = {"tiny": "tiny", "debian-12": "debian"}
+MODULES = {"tiny": "tiny", "debian-12": "debian", "debian-12-arm64": "debian_arm64"}
 
 
 class Builder(Protocol):

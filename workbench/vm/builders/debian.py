@@ -1,4 +1,11 @@
-"""The ``debian-12`` image: Debian bookworm by mmdebstrap, a real cloud-init NoCloud guest.
+"""The ``debian-12`` images: Debian bookworm by mmdebstrap, a real cloud-init NoCloud guest, for
+amd64 (``debian-12``) and arm64 (``debian-12-arm64``: Debian's generic arm64 kernel, which has 9p;
+the cloud one has none).
+
+A foreign architecture's tree is filled through qemu-user-static (:mod:`workbench.vm.binfmt`):
+its maintainer scripts run emulated. No initramfs is made in the tree (``update-initramfs`` is
+diverted to a no-op before the kernel installs): the image boots the initramfs of
+:mod:`~workbench.vm.builders.initramfs`, and mkinitramfs would be minutes of emulated shell.
 
 mmdebstrap runs in ``root`` mode as root and in ``unshare`` mode otherwise; in unshare mode the
 tree's owners are only right inside mmdebstrap's user namespace, so the steps that read the tree
@@ -30,9 +37,11 @@ import io
 import os
 import subprocess
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import VmError
+from workbench.vm import binfmt
 from workbench.vm.builders import disk as disk_mod
 from workbench.vm.builders import initramfs, tree
 from workbench.vm.builders import recipe as recipe_mod
@@ -54,7 +63,6 @@ PACKAGES = (
     "iproute2",
     "kmod",
     "udev",
-    "linux-image-amd64",
     "initramfs-tools",
     "sudo",
     "dbus",
@@ -150,9 +158,35 @@ def guest_files_tar() -> bytes:
     return buffer.getvalue()
 
 
-def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool) -> list[str]:
-    """The mmdebstrap command line that creates the guest tree in ``rootfs``, with the tar
-    ``files`` (:func:`guest_files_tar`) unpacked over it (pure)."""
+@dataclass(frozen=True)
+class DebianImage:
+    """One architecture's Debian 12 image: its name in the index and its kernel package."""
+
+    name: str
+    arch: str
+    kernel: str
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (*PACKAGES, self.kernel)
+
+
+IMAGES = {
+    "amd64": DebianImage("debian-12", "amd64", "linux-image-amd64"),
+    "arm64": DebianImage("debian-12-arm64", "arm64", "linux-image-arm64"),
+}
+NO_INITRAMFS = "/usr/sbin/update-initramfs"
+ESSENTIAL_HOOKS = (
+    f'chroot "$1" dpkg-divert --quiet --local --rename --add {NO_INITRAMFS}',
+    f'printf "#!/bin/sh\\nexit 0\\n" > "$1{NO_INITRAMFS}"',
+    f'chmod 755 "$1{NO_INITRAMFS}"',
+)
+"""Before the other packages: ``update-initramfs`` diverted to a no-op (no initrd in the tree)."""
+
+
+def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool, arch: str = "amd64") -> list[str]:
+    """The mmdebstrap command line that creates the ``arch`` guest tree in ``rootfs``, with the
+    tar ``files`` (:func:`guest_files_tar`) unpacked over it (pure)."""
     hooks = (
         'echo "/dev/vda / ext4 defaults 0 1" > "$1/etc/fstab"',
         f'echo {HOSTNAME} > "$1/etc/hostname"',
@@ -167,7 +201,9 @@ def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool) -> list[str]:
         f"--mode={'root' if root else 'unshare'}",
         "--variant=apt",
         "--format=directory",
-        "--include=" + ",".join(PACKAGES),
+        f"--architectures={arch}",
+        "--include=" + ",".join(IMAGES[arch].packages),
+        *(f"--essential-hook={hook}" for hook in ESSENTIAL_HOOKS),
         *(f"--customize-hook={hook}" for hook in hooks),
         SUITE,
         str(rootfs),
@@ -176,7 +212,18 @@ def mmdebstrap_argv(rootfs: Path, files: Path, *, root: bool) -> list[str]:
 
 
 def recipe() -> Recipe:
-    """The debian-12 recipe: suite, mirror, packages, mmdebstrap version, this builder."""
+    """The debian-12 (amd64) recipe."""
+    return recipe_for("amd64")
+
+
+def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
+    """Write debian-12's (amd64) ``vmlinuz``, ``initrd.img`` and ``disk.qcow2`` into ``out``."""
+    build_for("amd64", session, out, recipe)
+
+
+def recipe_for(arch: str) -> Recipe:
+    """The recipe of ``arch``'s image: suite, mirror, architecture, packages, mmdebstrap version,
+    this builder."""
     try:
         version = subprocess.run(
             ["mmdebstrap", "--version"], capture_output=True, text=True, check=True
@@ -185,12 +232,15 @@ def recipe() -> Recipe:
         raise VmError(
             "cannot build debian-12: mmdebstrap does not run", hint="install mmdebstrap (./dev)"
         ) from exc
+    image = IMAGES[arch]
     return Recipe(
-        "debian-12",
+        image.name,
         {
             "suite": SUITE,
             "mirror": MIRROR,
-            "packages": ",".join(PACKAGES),
+            **({} if arch == "amd64" else {"arch": arch}),  # debian-12's recipe as it was
+            "packages": ",".join(image.packages),
+            "essential_hooks": "\n".join(ESSENTIAL_HOOKS),
             "cloud_cfg": CLOUD_CFG,
             "mmdebstrap": version,
             "builder": files_digest(SOURCES),
@@ -199,8 +249,9 @@ def recipe() -> Recipe:
     )
 
 
-def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
-    """Write ``vmlinuz``, ``initrd.img`` and ``disk.qcow2`` into ``out``."""
+def build_for(arch: str, session: BuildSession, out: Path, recipe: Recipe) -> None:
+    """Write ``arch``'s ``vmlinuz``, ``initrd.img`` and ``disk.qcow2`` into ``out``."""
+    binfmt.ensure_foreign(arch)
     root = os.geteuid() == 0
     inside = None if root else unshare_helper
 
@@ -218,7 +269,7 @@ def build(session: BuildSession, out: Path, recipe: Recipe) -> None:
         with session.step("mmdebstrap"):
             files = out / "guest-files.tar"
             files.write_bytes(guest_files_tar())
-            session.run(mmdebstrap_argv(rootfs, files, root=root))
+            session.run(mmdebstrap_argv(rootfs, files, root=root, arch=arch))
             files.unlink()
         with session.step("kernel and initrd"):
             kernels = sorted((rootfs / "boot").glob("vmlinuz-*"))
