@@ -130,7 +130,7 @@ def bare_setup(workdir: Path, image: BootImage, project: Path, state: InstanceSt
             accel=state.accel or "tcg",
             memory_mib=state.memory_mib,
             cpus=state.cpus,
-            binary=qemu.binary_for(image.arch),
+            arch=image.arch,
         )
     )
 

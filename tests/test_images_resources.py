@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from test_vm_images import REMOTE, Served, sha, write_user_index
-from test_vm_images import server as server  # noqa: PLC0414  (the fixture, shared)
 
 from workbench import dirs
 from workbench.errors import VmError

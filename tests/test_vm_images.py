@@ -8,8 +8,6 @@ runtime's debian boot test) and wait for cloud-init.
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import io
 import json
 import os
@@ -17,84 +15,26 @@ import socket
 import stat
 import subprocess
 import tarfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 import pytest
 import yaml
+from http_fixtures import Served, sha
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from workbench import dirs
 from workbench.errors import SourceError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import image_index, images, keys, seed
-from workbench.vm.builders import debian, initramfs, tiny, tree
+from workbench.vm.arch import guest_arch
+from workbench.vm.builders import debian, elf, initramfs, tiny, tree
 from workbench.vm.builders.recipe import Recipe, sha256_file
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.download import RemoteFile, download
-
-# -- a local HTTP server -------------------------------------------------------------------------
-
-
-@dataclass
-class Served:
-    """What the server serves and how; ``requests`` records (path, Range header)."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-    honour_range: bool = True
-    cut_after: int | None = None
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-
-
-def _handler(served: Served) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.requests.append((self.path, self.headers.get("Range")))
-            body = served.files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            start = 0
-            wanted = self.headers.get("Range")
-            if wanted and served.honour_range:
-                start = int(wanted.removeprefix("bytes=").rstrip("-"))
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            payload = body[start:]
-            if served.cut_after is not None:
-                payload = payload[: served.cut_after]
-                served.cut_after = None
-                self.close_connection = True
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[str, Served]]:
-    served = Served()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(served))
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", served
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
 
 PAYLOAD = os.urandom(3 * (1 << 20) + 12345)
 
@@ -189,7 +129,7 @@ def test_packaged_index_names_tiny_and_debian(cache: Path) -> None:
     assert entries["tiny"].builder == "tiny"
     assert entries["tiny"].ready_command == ("test", "-e", "/run/workbench/seeded")
     assert entries["debian-12"].ready_command == ("cloud-init", "status", "--wait")
-    for item in entries.values():
+    for item in (entries["tiny"], entries["debian-12"]):
         assert "root=/dev/vda" in item.append
         assert "console=ttyS0" in item.append
         assert item.arch == "amd64"
@@ -335,13 +275,22 @@ def test_load_order_puts_dependencies_first() -> None:
         initramfs.load_order(("virtio_gpu",), modules)
 
 
-def test_parse_ldd() -> None:
-    out = (
-        "\tlinux-vdso.so.1 (0x00007ffd)\n"
-        "\tlibz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x00007f02)\n"
-        "\t/lib64/ld-linux-x86-64.so.2 (0x00007f03)\n"
-    )
-    assert tiny.parse_ldd(out) == ["/lib/x86_64-linux-gnu/libz.so.1", "/lib64/ld-linux-x86-64.so.2"]
+def test_elf_closure_finds_the_loader_and_libraries_of_a_host_program() -> None:
+    found = dict(elf.closure(["/bin/ls"], Path("/"), guest_arch("amd64")))
+    assert "/lib64/ld-linux-x86-64.so.2" in found
+    assert any(path.endswith("/libc.so.6") for path in found)
+    assert all(source.is_file() for source in found.values())
+    with pytest.raises(VmError, match="not arm64's"):
+        elf.read(Path("/"), "/bin/ls", guest_arch("arm64"))
+
+
+def test_elf_locate_follows_links_inside_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "usr/lib").mkdir(parents=True)
+    (tmp_path / "usr/lib/real.so").write_bytes(b"x")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    (tmp_path / "usr/lib/alias.so").symlink_to("/lib/real.so")
+    assert elf.locate(tmp_path, "/lib/alias.so") == tmp_path / "usr/lib/real.so"
+    assert elf.locate(tmp_path, "/lib/missing.so") is None
 
 
 def test_cpio_is_deterministic_and_readable_by_cpio(tmp_path: Path) -> None:

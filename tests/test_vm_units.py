@@ -20,6 +20,7 @@ import pytest
 from workbench.errors import BuildError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import accel, qemu, watchdog
+from workbench.vm.arch import emulator_hint
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
 from workbench.vm.executor import Completed, command_line
@@ -96,10 +97,25 @@ def test_qemu_argv_variants() -> None:
     assert qemu.kernel_append("") == "panic=-1"
 
 
-def test_binary_for_architecture() -> None:
-    assert qemu.binary_for("amd64") == "qemu-system-x86_64"
-    with pytest.raises(VmError, match="no qemu system emulator"):
-        qemu.binary_for("s390x")
+def test_emulator_hint_names_the_debian_package() -> None:
+    assert emulator_hint("/usr/bin/qemu-system-aarch64") == "install qemu-system-arm (./dev does)"
+    assert emulator_hint("qemu-system-x86_64") == "install qemu-system-x86 (./dev does)"
+    assert "qemu-system-s390x" in emulator_hint("qemu-system-s390x")
+
+
+def test_a_foreign_guest_runs_under_tcg_without_a_probe(tmp_path: Path) -> None:
+    notes: list[str] = []
+
+    def probe() -> str | None:
+        raise AssertionError("KVM probed for an arm64 guest")
+
+    args = {"probe": probe, "cache": tmp_path / "accel.json", "notify": notes.append}
+    choice = accel.choose(None, guest="arm64", **args)  # type: ignore[arg-type]
+    assert (choice.accel, choice.reason) == ("tcg", "an arm64 guest is emulated on this amd64 host")
+    assert notes == [f"using TCG (slow software emulation): {choice.reason}"]
+    with pytest.raises(UsageError, match="KVM cannot run an arm64 guest"):
+        accel.choose("kvm", guest="arm64", **args)  # type: ignore[arg-type]
+    assert accel.choose("tcg", guest="arm64", **args).reason == "forced (tcg)"  # type: ignore[arg-type]
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
@@ -409,7 +425,7 @@ def test_choose_probes_once_per_boot_and_says_why_tcg(
         return "a KVM test guest printed nothing within 3 s (KVM hangs)"
 
     cache = tmp_path / "accel.json"
-    args = {"cache": cache, "notify": notes.append}
+    args = {"cache": cache, "notify": notes.append, "guest": "amd64"}
     first = accel.choose(None, probe=hanging, **args)  # type: ignore[arg-type]
     again = accel.choose("auto", probe=hanging, **args)  # type: ignore[arg-type]
     reason = "a KVM test guest printed nothing within 3 s (KVM hangs)"

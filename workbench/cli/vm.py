@@ -29,7 +29,7 @@ from workbench.vm import watchdog
 from workbench.vm.config import InstanceConfig
 from workbench.vm.diagnose import tail
 from workbench.vm.executor import Command
-from workbench.vm.images import ensure_image, list_images
+from workbench.vm.images import ImageInfo, ensure_image, list_images
 from workbench.vm.local import Instance
 from workbench.vm.pins import HostTarget
 from workbench.vm.qemu import SHARE_MODES
@@ -167,13 +167,31 @@ def run_image_list(args: argparse.Namespace) -> int:
         rows = [{**info.__dict__, "path": str(info.path) if info.path else None} for info in infos]
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':<12} {'ARCH':<6} {'CACHED':<6} {'SIZE':>9}  {'SHA256':<12}  SOURCE")
-    for info in infos:
+    width = max([len("NAME"), *(len(info.name) for info in infos)])
+    roles = [_role(info) for info in infos]
+    role_width = max([len("FOR"), *map(len, roles)])
+    print(
+        f"{'NAME':<{width}} {'ARCH':<6} {'CACHED':<6} {'SIZE':>9}  {'SHA256':<12}  {'PYTHON':<6}  "
+        f"{'FOR':<{role_width}}  SOURCE"
+    )
+    for info, role in zip(infos, roles, strict=True):
         size = f"{info.size / 2**20:.0f} MiB" if info.size else "-"
         digest = (info.sha256 or "-")[:12]
         cached = "yes" if info.cached else "no"
-        print(f"{info.name:<12} {info.arch:<6} {cached:<6} {size:>9}  {digest:<12}  {info.source}")
+        print(
+            f"{info.name:<{width}} {info.arch:<6} {cached:<6} {size:>9}  {digest:<12}  "
+            f"{info.python:<6}  {role:<{role_width}}  {info.source}"
+        )
     return 0
+
+
+def _role(info: ImageInfo) -> str:
+    """The bases ``info`` serves: ``core22``, ``stand-in for core18 core20``, or ``-``."""
+    if info.base is not None:
+        return info.base
+    if info.stands_in_for:
+        return "stand-in for " + " ".join(info.stands_in_for)
+    return "-"
 
 
 def run_image_build(args: argparse.Namespace) -> int:
@@ -310,7 +328,10 @@ def run_status(args: argparse.Namespace) -> int:
         print(died.details or "", file=sys.stderr)
     up = report.status in (Status.STARTING, Status.RUNNING, Status.FAILED)
     shown = {**report.to_json(), **watchdog.report(instance.dir.root, up=up, now=time.time())}
-    print(json.dumps(shown, indent=2) if args.json else _table(shown))
+    if args.json:
+        print(json.dumps(shown, indent=2))
+    else:  # the image with what it stands in for, on one line
+        print(_table({**shown, "image": report.image_label, "stand_in_for": None}))
     return 0
 
 

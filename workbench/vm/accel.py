@@ -6,6 +6,9 @@ within a short deadline, for the kernel's ``Linux version`` banner on the serial
 after the decompressor switched to long mode). A probe that hangs is killed. The verdict is cached
 per host boot (``/proc/sys/kernel/random/boot_id``). ``--accel`` or ``WORKBENCH_ACCEL`` force a
 choice without probing.
+
+KVM only runs guests of the host's own architecture: a foreign guest (an arm64 VM on an amd64
+host) always runs under TCG, without a probe, and forcing KVM for it is a usage error.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from workbench.errors import UsageError
 from workbench.files import write_atomic
+from workbench.vm.arch import GuestArch, foreign, host_arch
 
 ACCELS = ("auto", "kvm", "tcg")
 KVM_DEVICE = Path("/dev/kvm")
@@ -36,9 +40,14 @@ class AccelChoice:
     reason: str
 
 
-def accel_args(accel: str, cpu: str | None = None) -> list[str]:
-    """The qemu arguments selecting ``accel`` and its CPU model (default: host for KVM)."""
-    return ["-accel", accel, "-cpu", cpu or ("host" if accel == "kvm" else "max")]
+def cpu_model(accel: str, guest: GuestArch) -> str:
+    """The CPU a ``guest`` gets: the host's own under KVM, else its architecture's TCG model."""
+    return "host" if accel == "kvm" else guest.tcg_cpu
+
+
+def accel_args(accel: str, cpu: str) -> list[str]:
+    """The qemu arguments selecting ``accel`` and the CPU model ``cpu``."""
+    return ["-accel", accel, "-cpu", cpu]
 
 
 def requested(value: str | None) -> str:
@@ -52,13 +61,14 @@ def requested(value: str | None) -> str:
     return choice
 
 
-def probe_argv(binary: str, kernel: Path, *, cpu: str | None = None) -> list[str]:
-    """A throw-away KVM guest that prints the kernel banner on stdout (pure)."""
+def probe_argv(binary: str, kernel: Path, guest: GuestArch, *, cpu: str = "host") -> list[str]:
+    """A throw-away KVM guest of the host's architecture ``guest`` that prints the kernel banner
+    on stdout (pure)."""
     return [
         binary,
         *accel_args("kvm", cpu),
         "-machine",
-        "q35",
+        guest.machine,
         "-m",
         "128",
         "-nodefaults",
@@ -70,16 +80,21 @@ def probe_argv(binary: str, kernel: Path, *, cpu: str | None = None) -> list[str
         "-kernel",
         str(kernel),
         "-append",
-        "console=ttyS0 earlyprintk=ttyS0 panic=-1",
+        f"console={guest.console} {guest.early_console} panic=-1",
     ]
 
 
 def probe_kvm(
-    binary: str, kernel: Path, *, deadline: float = PROBE_DEADLINE, cpu: str | None = None
+    binary: str,
+    kernel: Path,
+    guest: GuestArch,
+    *,
+    deadline: float = PROBE_DEADLINE,
+    cpu: str = "host",
 ) -> str | None:
     """None when a KVM guest printed its banner within ``deadline`` s; else why not."""
     proc = subprocess.Popen(
-        probe_argv(binary, kernel, cpu=cpu),
+        probe_argv(binary, kernel, guest, cpu=cpu),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -120,16 +135,20 @@ def boot_id() -> str:
 def choose(
     value: str | None,
     *,
+    guest: str,
     probe: Callable[[], str | None],
     cache: Path,
     notify: Callable[[str], None],
 ) -> AccelChoice:
-    """Resolve ``value`` (None, auto, kvm, tcg) to an accelerator, probing KVM at most once a boot.
+    """Resolve ``value`` (None, auto, kvm, tcg) to an accelerator for a guest of architecture
+    ``guest``, probing KVM at most once a boot (never for a foreign guest).
 
     ``probe`` is :func:`probe_kvm` bound to a qemu binary and kernel (None: KVM works, else why
-    not); ``notify`` receives one line whenever auto falls back to TCG.
+    not); ``notify`` receives one line whenever auto runs TCG.
     """
     want = requested(value)
+    if foreign(guest):
+        return _emulated(guest, want, notify)
     if want != "auto":
         return AccelChoice(want, f"forced ({want})")
     verdict = _cached(cache)
@@ -147,6 +166,21 @@ def choose(
     if verdict.accel == "tcg":
         notify(f"using TCG (slow software emulation): {verdict.reason}")
     return verdict
+
+
+def _emulated(guest: str, want: str, notify: Callable[[str], None]) -> AccelChoice:
+    """TCG for a guest of another architecture than the host's; KVM asked for is refused."""
+    host = host_arch()
+    if want == "kvm":
+        raise UsageError(
+            f"KVM cannot run an {guest} guest on this {host} host",
+            hint=f"use --accel tcg or auto: {guest} guests are emulated here",
+        )
+    if want == "tcg":
+        return AccelChoice("tcg", "forced (tcg)")
+    choice = AccelChoice("tcg", f"an {guest} guest is emulated on this {host} host")
+    notify(f"using TCG (slow software emulation): {choice.reason}")
+    return choice
 
 
 def _cached(cache: Path) -> AccelChoice | None:

@@ -65,7 +65,8 @@ class InstanceConfig:
     them when it needs them); they are part of every snapshot tag, like the project share.
     ``share_mode``: ``ro`` (default) exports the project read-only, so nothing the guest does can
     create or change a file in it; ``rw`` lets the guest write it (setuid and world-writable
-    files included: see docs/security.md).
+    files included: see docs/security.md). ``stand_in_for``: the Ubuntu release the image stands
+    in for (:class:`~workbench.vm.bases.ImageChoice`), recorded in the instance's state.
     """
 
     image: str | BootImage = DEFAULT_IMAGE
@@ -81,6 +82,7 @@ class InstanceConfig:
     share_mode: str = "ro"
     shares: Mapping[str, Path] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
+    stand_in_for: str | None = None
 
     def __post_init__(self) -> None:
         _checked = (self.memory_mib, self.disk_mib)  # a bad size fails here, not at launch

@@ -2,7 +2,8 @@
 
 The bytes go to ``DEST.part`` and become ``DEST`` (by a rename) only once their digest and size
 match; an interrupted download continues where it stopped; a mismatch, or more bytes than the
-expected size, deletes the partial file and says so.
+expected size, deletes the partial file and says so. A file the server says is not there (HTTP 404
+or 410) is fetched from the next of its mirrors.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def _hash_existing(path: Path) -> tuple[hashlib._Hash, int]:
     return digest, size
 
 
+class _NotThere(VmError):
+    """The server answered that the file is not there (HTTP 404 or 410)."""
+
+
 def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse, int, int | None]:
     """Open ``url`` from byte ``offset``: (response, offset actually served, total size)."""
     request = urllib.request.Request(url, headers={"User-Agent": "workbench"})
@@ -47,7 +52,8 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse, int, int | N
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return _open(url, 0)
-        raise VmError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
+        failed = _NotThere if exc.code in (404, 410) else VmError
+        raise failed(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise VmError(f"download of {url} failed: {exc}", hint="check the network") from exc
     length = response.headers.get("Content-Length")
@@ -63,11 +69,27 @@ def _open(url: str, offset: int) -> tuple[http.client.HTTPResponse, int, int | N
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file to download: where it is, its sha256 and, when known, its size in bytes."""
+    """A file to download: where it is (and other places with the same file), its sha256 and,
+    when known, its size in bytes."""
 
     url: str
     sha256: str
     size: int | None = None
+    mirrors: tuple[str, ...] = ()
+
+
+def _open_first(
+    remote: RemoteFile, offset: int
+) -> tuple[str, http.client.HTTPResponse, int, int | None]:
+    """The URL of ``remote`` or the first of its mirrors that has the file, opened at
+    ``offset``."""
+    *earlier, last = (remote.url, *remote.mirrors)
+    for url in earlier:
+        try:
+            return url, *_open(url, offset)
+        except _NotThere:
+            continue
+    return last, *_open(last, offset)
 
 
 def download(
@@ -84,13 +106,13 @@ def download(
     bounds the download.
     """
     task = task or f"download {dest.name}"
-    url, sha256, size = remote.url, remote.sha256, remote.size
+    sha256, size = remote.sha256, remote.size
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest, have = _hash_existing(part)
     if size is not None and have > size:  # a stale partial file longer than the file
         digest, have = hashlib.sha256(), 0
-    response, start, total = _open(url, have)
+    url, response, start, total = _open_first(remote, have)
     if start != have:
         digest, have = hashlib.sha256(), 0
     if size is not None and total is not None and total != size:

@@ -1,8 +1,10 @@
 """The image cache: base images built or downloaded once, recorded, verified and listed.
 
 Which images exist is the index's business (:mod:`workbench.vm.image_index`). What is in the cache
-is recorded in ``dirs.images_dir()/index.json``: file digests and sizes, and for built images the
-recipe digest, so that an image is rebuilt only when its recipe changes. One lock
+is recorded in ``dirs.images_dir()/index.json``: file digests and sizes, for built images the
+recipe digest, so that an image is rebuilt only when its recipe changes, and for a disk-only
+download the disk's digest (its kernel and initrd are extracted from it: :mod:`~.boot_files`).
+One lock
 (``images/.lock``) covers every change of that record and every build or download that ends in
 one; the record is replaced atomically, so reading it needs no lock. The boot files of a cached
 image are read-only (0444). Layout::
@@ -32,11 +34,11 @@ from workbench import dirs
 from workbench.errors import VmError
 from workbench.files import PUBLIC, write_atomic
 from workbench.progress import Progress, ProgressListener, ignore
-from workbench.vm import builders
+from workbench.vm import boot_files, builders
 from workbench.vm.builders.recipe import sha256_file
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.download import download
-from workbench.vm.image_index import ROLES, IndexEntry, catalog, entry, identity
+from workbench.vm.image_index import ROLES, IndexEntry, entry, identity, load_index
 
 VERIFIED_FILE = "verified.json"  # file stats at the last successful sha256 check
 RACY_SECONDS = 2.0
@@ -71,6 +73,9 @@ class ImageInfo:
     cached: bool
     path: Path | None
     description: str = ""
+    python: str = ""
+    base: str | None = None
+    stands_in_for: tuple[str, ...] = ()
 
 
 # -- the local record of cached images ----------------------------------------------------------
@@ -146,10 +151,11 @@ def _cached(item: IndexEntry, record: Mapping[str, Any] | None) -> BootImage | N
     )
 
 
-def _describe(directory: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of the three files in ``directory`` (made read-only: bases never change)."""
+def _describe(directory: Path, roles: tuple[str, ...] = ROLES) -> dict[str, dict[str, Any]]:
+    """sha256 and size of the files of ``roles`` in ``directory`` (made read-only: bases never
+    change)."""
     out = {}
-    for role in ROLES:
+    for role in roles:
         path = directory / FILE_NAMES[role]
         path.chmod(0o444)
         out[role] = {"sha256": sha256_file(path), "size": path.stat().st_size}
@@ -179,6 +185,8 @@ def _wanted(item: IndexEntry) -> tuple[str, str]:
     if item.builder is not None:
         return "recipe", builders.builder(item.builder).recipe().digest
     assert item.files is not None
+    if item.boot_from_disk:
+        return "from_disk", item.files["disk"].sha256
     return "sha256", identity({role: item.files[role].sha256 for role in ROLES})
 
 
@@ -220,13 +228,16 @@ def _build(item: IndexEntry, listener: ProgressListener) -> BootImage:
 
 
 def _fetch(item: IndexEntry, listener: ProgressListener, rebuild: bool) -> BootImage:
-    """Download the files of ``item``; a file already there is kept only if its sha256 matches."""
+    """Download the files of ``item``; a file already there is kept only if its sha256 matches.
+
+    A disk-only entry's kernel and initrd are extracted from the disk once it is verified.
+    """
     assert item.files is not None
     parent = dirs.images_dir() / item.name
-    final = parent / _wanted(item)[1][:16]
+    key, wanted = _wanted(item)
+    final = parent / wanted[:16]
     files = {}
-    for role in ROLES:
-        remote = item.files[role]
+    for role, remote in item.files.items():
         dest = final / FILE_NAMES[role]
         task = f"download {item.name} {role}"
         if rebuild:
@@ -238,8 +249,24 @@ def _fetch(item: IndexEntry, listener: ProgressListener, rebuild: bool) -> BootI
             download(remote, dest, listener=listener, task=task)
         dest.chmod(0o444)
         files[role] = {"sha256": remote.sha256, "size": dest.stat().st_size}
+    extra = {}
+    if item.boot_from_disk:
+        _extract_boot_files(item, final, listener)
+        files.update(_describe(final, ("kernel", "initrd")))
+        extra[key] = wanted
     _prune(parent, final)
-    return _finish(item, _record(item, final, files))
+    return _finish(item, _record(item, final, files, **extra))
+
+
+def _extract_boot_files(item: IndexEntry, home: Path, listener: ProgressListener) -> None:
+    """The kernel and initrd of ``item``'s disk (in ``home``), copied out of its filesystems."""
+    task = f"extract {item.name} kernel and initrd"
+    outputs = {role: home / FILE_NAMES[role] for role in ("kernel", "initrd")}
+    for path in outputs.values():
+        path.unlink(missing_ok=True)
+    listener(Progress(task, 0, 1, "from the disk's root filesystem"))
+    found = boot_files.extract(home / FILE_NAMES["disk"], outputs)
+    listener(Progress(task, 1, 1, found, finished=True))
 
 
 def _finish(item: IndexEntry, record: dict[str, Any]) -> BootImage:
@@ -270,6 +297,11 @@ def ensure_image(
         if item.builder is not None:
             return _build(item, listener or ignore)
         return _fetch(item, listener or ignore, rebuild)
+
+
+def find_cached(name: str) -> BootImage | None:
+    """The cached image ``name`` if the cache holds its current build or download."""
+    return _current(entry(name))
 
 
 def verify(image: BootImage) -> None:
@@ -309,10 +341,11 @@ def _stat_stamp(path: Path) -> list[int]:
 
 
 def list_images() -> list[ImageInfo]:
-    """Every image of the index, with what the cache holds of it."""
+    """Every image of the index, with what the cache holds of it and the bases it serves."""
     records = _load_records()
+    index = load_index()
     infos = []
-    for item in catalog().values():
+    for item in index.images.values():
         record = records.get(item.name)
         image = _cached(item, record)
         size: int | None = None
@@ -323,7 +356,8 @@ def list_images() -> list[ImageInfo]:
         elif item.files is not None:
             sizes = [f.size for f in item.files.values()]
             size = sum(s for s in sizes if s is not None) if None not in sizes else None
-            digest = identity({role: item.files[role].sha256 for role in ROLES})
+            if not item.boot_from_disk:
+                digest = identity({role: item.files[role].sha256 for role in ROLES})
         infos.append(
             ImageInfo(
                 name=item.name,
@@ -334,6 +368,9 @@ def list_images() -> list[ImageInfo]:
                 cached=image is not None,
                 path=image.disk.parent if image is not None else None,
                 description=item.description,
+                python=item.python,
+                base=index.base_of(item.name),
+                stands_in_for=tuple(index.stands_in_for(item.name)),
             )
         )
     return infos

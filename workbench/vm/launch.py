@@ -28,6 +28,7 @@ from workbench.files import write_atomic
 from workbench.progress import ProgressListener
 from workbench.vm import accel as accel_mod
 from workbench.vm import qemu, snapshots, teardown, watchdog
+from workbench.vm.arch import guest_arch
 from workbench.vm.config import InstanceConfig
 from workbench.vm.executor import ConnectionLost, Executor
 from workbench.vm.hostkeys import HostKeyChanged, HostKeyUnknown, known_hosts_line
@@ -89,16 +90,18 @@ def plan_boot(
     image: BootImage, state: InstanceState, config: InstanceConfig, notify: Callable[[str], None]
 ) -> Boot:
     """The emulator, the accelerator and the warm state to start from (if its tag matches)."""
-    binary = config.qemu_binary or qemu.binary_for(image.arch)
+    guest = guest_arch(image.arch)
+    binary = config.qemu_binary or guest.qemu_binary
     choice = accel_mod.choose(
         config.accel,
-        probe=partial(accel_mod.probe_kvm, binary, image.kernel),
+        guest=guest.name,
+        probe=partial(accel_mod.probe_kvm, binary, image.kernel, guest),
         cache=dirs.cache_dir() / "accel.json",
         notify=notify,
     )
     if state.state is not Phase.SAVED:
         return Boot(image, binary, choice.accel)
-    tag = snapshots.tag_now(image.sha256, state, binary, config.mount_tags)
+    tag = snapshots.tag_now(image.sha256, state, binary, guest.machine, config.mount_tags)
     problems = snapshots.mismatches(SnapshotTag.from_json(state.snapshots.get(WARM, {})), tag)
     if problems:
         notify(f"cold boot: the saved state does not match ({'; '.join(problems)})")
@@ -141,6 +144,7 @@ class Launcher:
             accel=boot.accel,
             memory_mib=config.memory_mib,
             cpus=config.cpus,
+            arch=boot.image.arch,
             binary=boot.binary,
             loadvm=boot.warm,
             shares=config.share_list,

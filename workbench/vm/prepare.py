@@ -32,7 +32,8 @@ def prepare(
     project: Path,
     notify: Callable[[str], None],
 ) -> InstanceState:
-    """Keys, seed ISO and overlay (first launch only); the state to launch with."""
+    """Keys, seed ISO and overlay (first launch only); the state to launch with (recording what
+    the image stands in for when ``config`` says so)."""
     state = d.load_state()
     if state is not None and state.base_sha256 != image.sha256:
         raise VmError(
@@ -68,7 +69,8 @@ def prepare(
         )
     else:
         state = _checked_disk(d, image, config, state, notify)
-    return replace(state, memory_mib=config.memory_mib, cpus=config.cpus)
+    stand_in_for = config.stand_in_for or state.stand_in_for
+    return replace(state, memory_mib=config.memory_mib, cpus=config.cpus, stand_in_for=stand_in_for)
 
 
 def write_seed(d: InstanceDir, image: BootImage) -> None:

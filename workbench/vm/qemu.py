@@ -1,10 +1,13 @@
 """The qemu process: a pure command-line builder (:func:`qemu_argv`) and a thin starter.
 
-The guest boots its kernel and initrd directly from the overlay disk (``/dev/vda``) with the seed
-ISO as the second virtio drive, user networking with SSH forwarded from ``127.0.0.1`` only, the
-serial console appended to ``serial.log``, QMP on a unix socket (no HMP monitor), the project on
-9p (read-only unless asked otherwise), and optional extra 9p shares that the guest can only read
-(``readonly=on``: e.g. the wheelhouse).
+The guest boots its kernel and initrd directly (no firmware: an arm64 kernel gets its device
+tree from qemu) from the overlay disk (``/dev/vda``) with the seed ISO as the second virtio drive,
+user networking with SSH forwarded from ``127.0.0.1`` only, the serial console appended to
+``serial.log``, QMP on a unix socket (no HMP monitor), the project on 9p (read-only unless asked
+otherwise), and optional extra 9p shares that the guest can only read (``readonly=on``: e.g. the
+wheelhouse). The emulator, the machine type and the CPU model under TCG follow the guest's
+architecture (:mod:`workbench.vm.arch`: ``q35`` for amd64, ``virt`` for arm64, whose PCI bus
+takes the same virtio devices).
 
 Every value spliced into a qemu option string (``key=value,key=value``) goes through
 :func:`escape_opt`, which doubles commas: qemu reads ``,,`` as a literal comma, so a project path
@@ -30,12 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import VmError
-from workbench.vm.accel import accel_args
+from workbench.vm.accel import accel_args, cpu_model
+from workbench.vm.arch import GuestArch, emulator_hint, guest_arch
 
 SHARE_MODES = ("ro", "rw")
 """How the guest gets the project: read-only (default) or writable (``--share-mode rw``)."""
-MACHINE = "q35"  # part of every snapshot tag: a saved state only loads on the same machine type
-_ARCH_BINARIES = {"amd64": "qemu-system-x86_64", "x86_64": "qemu-system-x86_64"}
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,23 @@ class QemuConfig:
     accel: str = "tcg"
     memory_mib: int = 1024
     cpus: int = 2
-    machine: str = MACHINE
-    binary: str = "qemu-system-x86_64"
+    arch: str = "amd64"  # the guest's Debian architecture
+    binary: str | None = None  # None: the architecture's emulator (a wrapper, in tests)
     loadvm: str | None = None
     shares: tuple[tuple[str, Path], ...] = ()  # read-only 9p exports: (mount tag, host path)
     project_writable: bool = False  # the guest may write the project share (--share-mode rw)
+
+    @property
+    def guest(self) -> GuestArch:
+        return guest_arch(self.arch)
+
+    @property
+    def emulator(self) -> str:
+        return self.binary or self.guest.qemu_binary
+
+    @property
+    def machine(self) -> str:
+        return self.guest.machine
 
 
 def escape_opt(value: str | Path) -> str:
@@ -82,17 +96,6 @@ def split_opts(text: str) -> list[tuple[str, str]]:
     return [(key, value) for key, _, value in (item.partition("=") for item in items if item)]
 
 
-def binary_for(arch: str) -> str:
-    """The qemu-system binary for a Debian architecture name."""
-    try:
-        return _ARCH_BINARIES[arch]
-    except KeyError:
-        raise VmError(
-            f"no qemu system emulator known for architecture {arch!r}",
-            hint=f"supported: {', '.join(sorted(_ARCH_BINARIES))}",
-        ) from None
-
-
 def kernel_append(append: str) -> str:
     """The image's command line, plus ``panic=-1`` so a panicking guest ends qemu (-no-reboot)."""
     return append if re.search(r"(^|\s)panic=", append) else f"{append} panic=-1".strip()
@@ -101,12 +104,12 @@ def kernel_append(append: str) -> str:
 def qemu_argv(cfg: QemuConfig) -> list[str]:
     """The full qemu command line for ``cfg`` (pure)."""
     argv = [
-        cfg.binary,
+        cfg.emulator,
         "-name",
         escape_opt(f"workbench-{cfg.name}"),
         "-machine",
         cfg.machine,
-        *accel_args(cfg.accel),
+        *accel_args(cfg.accel, cpu_model(cfg.accel, cfg.guest)),
         "-m",
         f"{cfg.memory_mib}M",
         "-smp",
@@ -154,6 +157,12 @@ def qemu_argv(cfg: QemuConfig) -> list[str]:
     return argv
 
 
+def machine_of(argv: list[str]) -> str:
+    """The ``-machine`` of a qemu command line (pure; part of every snapshot tag: a saved state
+    only loads on the same machine type)."""
+    return next((v for word, v in itertools.pairwise(argv) if word == "-machine"), "")
+
+
 def _virtfs(argv: list[str]) -> list[dict[str, str]]:
     """The options of each ``-virtfs`` of a qemu command line (pure)."""
     return [dict(split_opts(v)) for word, v in itertools.pairwise(argv) if word == "-virtfs"]
@@ -184,8 +193,7 @@ def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
             )
         except OSError as exc:
             raise VmError(
-                f"cannot run {argv[0]}: {exc.strerror}",
-                hint="install qemu-system-x86 (./dev does)",
+                f"cannot run {argv[0]}: {exc.strerror}", hint=emulator_hint(argv[0])
             ) from exc
 
 
@@ -197,7 +205,7 @@ def qemu_version(binary: str) -> str:
             [binary, "--version"], capture_output=True, text=True, check=True, timeout=30
         ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        raise VmError(f"cannot run {binary} --version: {exc}", hint="install qemu") from exc
+        raise VmError(f"cannot run {binary} --version: {exc}", hint=emulator_hint(binary)) from exc
     match = re.search(r"version (\S+)", out)
     return match.group(1) if match else out.strip()
 

@@ -100,13 +100,16 @@ class SnapshotInfo:
         return not self.problems
 
 
-def tag_now(base_sha256: str, state: InstanceState, binary: str, shares: list[str]) -> SnapshotTag:
-    """The tag a state saved now, with ``state``'s settings and these 9p mount tags, gets."""
+def tag_now(
+    base_sha256: str, state: InstanceState, binary: str, machine: str, shares: list[str]
+) -> SnapshotTag:
+    """The tag a state saved now, with ``state``'s settings, the emulator ``binary`` running the
+    machine type ``machine`` and these 9p mount tags, gets."""
     return SnapshotTag(
         base_sha256,
         state.memory_mib,
         state.cpus,
-        qemu.MACHINE,
+        machine,
         qemu.qemu_version(binary),
         ",".join(shares),
         state.disk_mib,
@@ -115,8 +118,15 @@ def tag_now(base_sha256: str, state: InstanceState, binary: str, shares: list[st
 
 def running_tag(state: InstanceState) -> SnapshotTag:
     """The tag of a state saved from the qemu that ``state`` records as launched."""
-    binary = state.argv[0] if state.argv else qemu.binary_for("amd64")
-    return tag_now(state.base_sha256, state, binary, qemu.share_tags(state.argv))
+    if not state.argv:
+        raise VmError(f"instance of {state.project} was never launched", hint="run `vm up`")
+    return tag_now(
+        state.base_sha256,
+        state,
+        state.argv[0],
+        qemu.machine_of(state.argv),
+        qemu.share_tags(state.argv),
+    )
 
 
 def save(d: InstanceDir, ssh: Executor, name: str, state: InstanceState) -> InstanceState:
@@ -161,6 +171,8 @@ def listing(d: InstanceDir, state: InstanceState, *, running: bool) -> list[Snap
             entries = qmp.snapshots()
     else:
         entries = _offline(d.overlay)
+    if not entries:
+        return []
     current = running_tag(state)
     out = []
     for entry in entries:

@@ -70,6 +70,7 @@ class InstanceState:
     accel: str | None = None
     argv: list[str] = field(default_factory=list)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stand_in_for: str | None = None  # the Ubuntu release ``image`` stands in for, if any
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", Phase(self.state))  # JSON holds the plain string
@@ -106,9 +107,17 @@ class StatusReport:
     cpus: int | None = None
     disk_mib: int | None = None
     snapshots: list[str] = field(default_factory=list)
+    stand_in_for: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Status) else v for k, v in self.__dict__.items()}
+
+    @property
+    def image_label(self) -> str | None:
+        """``debian-12 (stand-in for Ubuntu 22.04)`` or the image's name."""
+        if self.image is None or self.stand_in_for is None:
+            return self.image
+        return f"{self.image} (stand-in for {self.stand_in_for})"
 
 
 def derive_status(state: InstanceState | None, *, qemu_alive: bool, overlay: bool) -> Status:
@@ -244,6 +253,7 @@ class InstanceDir:
             cpus=state.cpus if state else None,
             disk_mib=state.disk_mib if state else None,
             snapshots=sorted(state.snapshots) if state else [],
+            stand_in_for=state.stand_in_for if state else None,
         )
 
     def diagnosed(self, err: WorkbenchError, cls: type[WorkbenchError] = VmError) -> WorkbenchError:

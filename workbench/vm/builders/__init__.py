@@ -17,7 +17,12 @@ from workbench.errors import UsageError
 from workbench.vm.builders.recipe import Recipe
 from workbench.vm.builders.session import BuildSession
 
-MODULES = {"tiny": "tiny", "debian-12": "debian", "debian-12-arm64": "debian_arm64"}
+MODULES = {
+    "tiny": "tiny",
+    "tiny-arm64": "tiny_arm64",
+    "debian-12": "debian",
+    "debian-12-arm64": "debian_arm64",
+}
 
 
 class Builder(Protocol):

@@ -1,10 +1,11 @@
 """The initramfs of the local images: busybox, ``/init`` and the root disk's kernel modules.
 
-``initrd-init.sh`` (the ``/init``) loads :data:`ROOT_MODULES` with their dependencies, mounts
-``root=`` and switch_roots to its ``/sbin/init``: no udev, no module scan, a few MiB to unpack,
-which is what a virtio-only machine under TCG needs. The tiny image takes the host's kernel and
-modules, the debian-12 image its own; :func:`parse_modules_dep` and :func:`load_order` say which
-files go in, :func:`entries` lists the archive.
+``initrd-init.sh`` (the ``/init``) loads :data:`ROOT_MODULES` with their dependencies (those the
+kernel does not have built in), mounts ``root=`` and switch_roots to its ``/sbin/init``: no udev,
+no module scan, a few MiB to unpack, which is what a virtio-only machine under TCG needs. The tiny
+image takes the host's kernel and modules, tiny-arm64 and the debian-12 image their own;
+:func:`parse_modules_dep`, :func:`parse_builtin` and :func:`load_order` say which files go in,
+:func:`entries` lists the archive.
 """
 
 from __future__ import annotations
@@ -45,15 +46,26 @@ def parse_modules_dep(text: str) -> dict[str, Module]:
     return modules
 
 
-def load_order(wanted: tuple[str, ...], modules: dict[str, Module]) -> list[str]:
-    """``wanted`` and their dependencies, each after everything it needs."""
+def parse_builtin(text: str) -> frozenset[str]:
+    """The names of the modules a ``modules.builtin`` file lists (built into the kernel)."""
+    return frozenset(module_name(line) for line in text.split())
+
+
+def load_order(
+    wanted: tuple[str, ...], modules: dict[str, Module], builtin: frozenset[str] = frozenset()
+) -> list[str]:
+    """``wanted`` and their dependencies, each after everything it needs; those ``builtin``
+    (into the kernel) are left out."""
     order: list[str] = []
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
-        if name in order:
+        if name in order or name in builtin:
             return
         if name not in modules:
-            raise VmError(f"kernel module {name} not found", hint="install linux-image-amd64")
+            raise VmError(
+                f"kernel module {name} not found",
+                hint="the image's kernel neither builds it in nor ships it as a module",
+            )
         if name in chain:
             raise VmError(f"kernel module dependency loop: {' -> '.join((*chain, name))}")
         for dep in modules[name].deps:

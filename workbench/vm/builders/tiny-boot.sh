@@ -1,6 +1,7 @@
 #!/bin/sh
-# tiny guest, stage 2 (busybox init's sysinit): mounts, modules, network, the NoCloud seed
-# (root's and the user's authorized key, the pinned host key), then the ready marker.
+# tiny guest, stage 2 (busybox init's sysinit): mounts, modules (those the image lists), network,
+# the NoCloud seed (root's and the user's authorized key, the pinned host key), acpid (the power
+# key powers off), then the ready marker.
 # inittab starts dropbear (tiny-sshd.sh) once this returns.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "workbench-boot: $*"; }
@@ -16,7 +17,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -o remount,rw /
 mkdir -p /run/workbench  # readable: any login user may test for the ready marker
 
-for module in virtio_net isofs 9pnet_virtio 9p button evdev; do
+for module in $(cat /etc/workbench/modules); do
   modprobe "$module" || say "cannot load module $module"
 done
 
