@@ -360,6 +360,16 @@ def test_mmdebstrap_command_line() -> None:
     assert any("ssh_host_" in a and "rm -f" in a for a in argv)
     assert "--customize-hook=tar-in /x/files.tar /" in argv
     assert "--mode=unshare" in debian.mmdebstrap_argv(Path("/x"), Path("/f"), root=False)
+    assert "--architectures=arm64" not in argv
+
+
+def test_the_arm64_image_is_made_of_arm64_packages_with_its_kernel() -> None:
+    argv = debian.mmdebstrap_argv(Path("/x/rootfs"), Path("/x/files.tar"), root=True, arch="arm64")
+    assert "--architectures=arm64" in argv
+    include = next(a for a in argv if a.startswith("--include=")).split("=", 1)[1].split(",")
+    assert include[-1] == "linux-image-arm64"  # the generic kernel: the cloud one lacks 9p
+    assert "linux-image-amd64" not in include
+    assert any(a.startswith("--essential-hook=") and "update-initramfs" in a for a in argv)
 
 
 def test_debian_guest_files_tar_is_owned_by_root() -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from workbench.errors import BuildError, UsageError, VmError
 from workbench.progress import Progress
-from workbench.vm import accel, qemu, watchdog
+from workbench.vm import accel, binfmt, qemu, watchdog
 from workbench.vm.arch import emulator_hint
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
@@ -616,3 +616,18 @@ def test_the_watchdog_process_is_recognised_by_the_module_it_runs(tmp_path: Path
     finally:
         other.kill()
         other.wait()
+
+
+def test_an_instance_of_another_architecture_has_its_own_name(tmp_path: Path) -> None:
+    amd64 = instance_name(tmp_path)
+    assert instance_name(tmp_path, "amd64") == amd64
+    assert instance_name(tmp_path, "arm64") == f"{amd64}-arm64"
+
+
+def test_binfmt_registration_is_read_from_binfmt_misc(tmp_path: Path) -> None:
+    assert binfmt.registered("amd64", tmp_path)  # the host's own: no emulator needed
+    assert not binfmt.registered("arm64", tmp_path)
+    (tmp_path / "qemu-aarch64").write_text("disabled\ninterpreter /usr/libexec/qemu-binfmt\n")
+    assert not binfmt.registered("arm64", tmp_path)
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu-binfmt\n")
+    assert binfmt.registered("arm64", tmp_path)

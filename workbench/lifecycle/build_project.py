@@ -213,6 +213,12 @@ def _check_names(
 def _legacy(document: Document, on: str, build_for: str | None) -> tuple[str, tuple[str, ...], str]:
     got = claim(parse(document), on)
     concrete = [arch for arch in got.architectures if arch != "all"]
+    if build_for is not None and concrete and build_for not in concrete:
+        raise ArchitectureError(
+            f"the entry that builds on {on} runs on {', '.join(concrete)}, not {build_for}",
+            hint=f"pass --build-for one of: {', '.join(concrete)}, or none",
+            location=document.locate(("architectures",)),
+        )
     target = build_for or (concrete[0] if len(concrete) == 1 else on)
     return target, tuple(got.architectures), got.reason
 

@@ -250,10 +250,16 @@ def run_build_set(
     return result
 
 
+def result_path(start: Path) -> Path:
+    """Where the set's result goes: ``NAME_VERSION_build-set.json`` next to the snaps."""
+    root = find_root(start)
+    document = load_project(root)
+    return root / f"{document.data.get('name')}_{document.data.get('version')}{RESULT_SUFFIX}"
+
+
 def write_result(result: SetOutcome) -> Path:
-    """Write ``result`` as JSON next to the snaps (``NAME_VERSION_build-set.json``)."""
-    project = resolve_build(result.project)
-    path = result.project / f"{project.name}_{project.version}{RESULT_SUFFIX}"
+    """Write ``result`` as JSON to :func:`result_path`."""
+    path = result_path(result.project)
     write_atomic(path, json.dumps(result.to_json(), indent=2) + "\n")
     return path
 
