@@ -64,8 +64,8 @@ def fake_sessions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ran:
     ran = Ran([], [])
     lock = threading.Lock()
 
-    def ensure_wheelhouse(_guest: object, arch: str) -> None:
-        ran.houses.append(arch)
+    def ensure_wheelhouse(_guest: object, arch: str, python: str) -> None:
+        ran.houses.append(f"{arch} {python}")
 
     monkeypatch.setattr(build_set.wheelhouse, "ensure_wheelhouse", ensure_wheelhouse)
 
@@ -111,7 +111,10 @@ def test_an_ignored_failure_does_not_fail_the_set(fake_sessions: Ran, tmp_path: 
     assert sorted(seen) == ["entry 0: passed", "entry 1: passed", "entry 2: failed"]
     amd64_vm = [b for b in fake_sessions.builds if b[0] in ("amd64", "i386")]
     assert amd64_vm == [("amd64", "amd64"), ("i386", "i386")]  # one VM: in plan order
-    assert sorted(fake_sessions.houses) == ["amd64", "arm64"]  # each made once, before the VMs
+    assert sorted(fake_sessions.houses) == [
+        "amd64 3.11",
+        "arm64 3.11",
+    ]  # each made once, before the VMs
     written = json.loads((tmp_path / "project" / "hello-set_1.0_build-set.json").read_text())
     assert written["ok"] is True
     assert [(e["entry"], e["status"], e["required"]) for e in written["entries"]] == [

@@ -154,6 +154,16 @@ def test_the_install_script_reinstalls_only_the_workbench_when_deps_are_there(
     assert argv[argv.index("--python-version") + 1] == "3.11"
     assert "--only-binary=:all:" in argv
     assert argv[-2:] == ["pip", "craft-parts>=2.37"]
+    arm64 = wheelhouse.download_argv(("craft-parts>=2.37",), house.deps, "arm64", "3.10")
+    assert arm64[arm64.index("--python-version") + 1] == "3.10"
+    assert "manylinux2014_aarch64" in arm64
+    assert "manylinux2014_x86_64" not in arm64
+    keys = {
+        wheelhouse.deps_key(("c",), arch, py)
+        for arch in ("amd64", "arm64")
+        for py in ("3.10", "3.11")
+    }
+    assert len(keys) == 4  # one dependency set per platform
     script = wheelhouse.install_script(house)
     deps = f"/mnt/wheelhouse/deps/{house.deps_key}"
     assert "mount -t 9p -o ro,trans=virtio" in script  # the read-only share, not SFTP

@@ -235,7 +235,9 @@ def test_a_first_build_from_the_base_makes_the_base_first_and_one_from_scratch_d
 ) -> None:
     bases: list[tuple[str, int, int]] = []
     monkeypatch.setattr(builds, "Session", FakeSession)
-    monkeypatch.setattr(builds.wheelhouse, "ensure_wheelhouse", lambda guest, arch, notify: "house")
+    monkeypatch.setattr(
+        builds.wheelhouse, "ensure_wheelhouse", lambda guest, arch, python, notify: "house"
+    )
     monkeypatch.setattr(
         builds.base_instance,
         "ensure_base",

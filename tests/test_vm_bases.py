@@ -341,6 +341,24 @@ def test_a_reachable_server_gives_the_ubuntu_image_to_download(
     assert served.requests == [("/noble.img", "HEAD")]
 
 
+def test_an_ubuntu_image_whose_python_is_too_old_gives_the_stand_in_unasked(
+    cache: Path, server: tuple[str, Served]
+) -> None:
+    url, served = server
+    served.files["/bionic.img"] = b"disk"
+    old = {**ubuntu_entry(f"{url}/bionic.img"), "python": "3.6"}
+    write_user_index(cache, {"images": {"ubuntu-18.04": old}})
+    choice = choose_image("core18", "amd64", min_python="3.10")
+    assert (choice.image, choice.stand_in_for, choice.python) == (
+        "debian-12",
+        "Ubuntu 18.04",
+        "3.11",
+    )
+    assert choice.reason == "Ubuntu 18.04's Python 3.6 cannot run the guest runner (it needs 3.10+)"
+    assert served.requests == []  # not even looked for
+    assert choose_image("core18", "amd64").image == "ubuntu-18.04"  # no minimum: usable
+
+
 # -- what the commands show ----------------------------------------------------------------------
 
 

@@ -95,7 +95,11 @@ def register(subparsers: Any) -> None:
         help="with --all: the most memory the VMs running side by side may take"
         " (default: 3/4 of the host's available memory)",
     )
-    build.add_argument("--build-on", metavar="ARCH", help="build on ARCH (default: the host's)")
+    build.add_argument(
+        "--build-on",
+        metavar="ARCH",
+        help="build on ARCH (default: the VM's: amd64, or the --image's architecture)",
+    )
     build.add_argument("--build-for", metavar="ARCH", help="target ARCH (with --build-on)")
     build.add_argument("--keep", action="store_true", help="keep the VM up regardless")
     build.add_argument(

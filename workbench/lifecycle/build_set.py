@@ -30,8 +30,9 @@ from workbench.lifecycle.build_project import resolve_build
 from workbench.lifecycle.events import Event, Failure, Listener
 from workbench.lifecycle.options import DEFAULT_MEMORY, BuildOptions
 from workbench.lifecycle.session import Session
-from workbench.project import find_root, load_project
+from workbench.project import find_root, load_project, project_base
 from workbench.vm.arch import ARCHS, vm_arch_for
+from workbench.vm.bases import choose_image
 from workbench.vm.config import parse_memory
 
 Status = Literal["passed", "failed", "skipped"]
@@ -229,8 +230,10 @@ def run_build_set(
         else:
             groups.setdefault(str(entry.vm_arch), []).append(index)
     guest = guest_workbench.resolve(options.workbench_version)
+    base = project_base(load_project(root))
     for arch in groups:  # before the threads: each architecture's wheelhouse made once
-        wheelhouse.ensure_wheelhouse(guest, arch=arch)
+        image = choose_image(base, arch, override=options.image, min_python=wheelhouse.MIN_PYTHON)
+        wheelhouse.ensure_wheelhouse(guest, arch=arch, python=image.python)
     budget = memory_budget or memory_budget_mib()
     lock = threading.Lock()
 

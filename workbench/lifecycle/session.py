@@ -109,7 +109,9 @@ class Session:
             vm_arch=vm_arch,
             templates=options.templates,
         )
-        self.image = choose_image(self.project.base, vm_arch, override=options.image)
+        self.image = choose_image(
+            self.project.base, vm_arch, override=options.image, min_python=wheelhouse.MIN_PYTHON
+        )
         self.guest = guest_workbench.resolve(options.workbench_version)
         self.machine = self._provider().machine(self.project.root)
         self._log: BuildLog | None = None
@@ -128,6 +130,7 @@ class Session:
             return HostProvider(options.host, notify=self.notice)
         config = InstanceConfig(
             image=self.image.image,
+            stand_in_for=self.image.stand_in_for,
             memory=options.memory or hints.memory or DEFAULT_MEMORY,
             cpus=options.cpus or hints.cpus or DEFAULT_CPUS,
             disk_size=options.disk_size,
@@ -269,7 +272,9 @@ class Session:
         self._log = BuildLog(self.machine.dir.build_log, self.machine.dir.events_log)
         root = self.machine.dir.root
         watchdog.write(root, keepalive.busy(self.options.policy, now=time.time()))
-        house = wheelhouse.ensure_wheelhouse(self.guest, arch=self.image.arch, notify=self.notice)
+        house = wheelhouse.ensure_wheelhouse(
+            self.guest, arch=self.image.arch, python=self.image.python, notify=self.notice
+        )
         p = self.project
         self._announce(actions)
         self._running_notices()
@@ -331,6 +336,8 @@ class Session:
             image=self.image.label if self.options.host is None else "",
         )
         self.emit(Event(started))
+        if self.options.host is None and self.image.stand_in_for is not None:
+            self.notice(f"{self.image.label}: {self.image.reason}")
         self.emit(Event(HostPlan(actions=tuple(actions))))
 
     def _running_notices(self) -> None:

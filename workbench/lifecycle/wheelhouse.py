@@ -48,6 +48,9 @@ GUEST = Layout()
 SHARE_TAG = "wheelhouse"
 GUEST_MOUNT = "/mnt/wheelhouse"
 PYTHON_VERSION = "3.11"
+"""The guest Python the wheels are for unless the image says otherwise (Debian 12's)."""
+MIN_PYTHON = "3.10"
+"""The oldest guest Python the guest runner's dependencies (craft-parts) support."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Wheelhouse:
     guest: GuestWorkbench
     root: Path  # the share root, wheelhouses_root()
     arch: str = "amd64"  # the guest's architecture: which platform's wheels the deps are
+    python: str = PYTHON_VERSION  # the guest's Python: which version's wheels
 
     @property
     def key(self) -> str:
@@ -73,7 +77,7 @@ class Wheelhouse:
 
     @property
     def deps_key(self) -> str:
-        return deps_key(self.requirements, self.arch)
+        return deps_key(self.requirements, self.arch, self.python)
 
     @property
     def deps(self) -> Path:
@@ -105,15 +109,19 @@ def share() -> dict[str, Path]:
     return {SHARE_TAG: root}
 
 
-def deps_key(requirements: tuple[str, ...], arch: str = "amd64") -> str:
+def deps_key(
+    requirements: tuple[str, ...], arch: str = "amd64", python: str = PYTHON_VERSION
+) -> str:
     """``deps-DIGEST``: the requirements and the guest platform they are downloaded for."""
-    text = "\n".join((*requirements, PYTHON_VERSION, *guest_arch(arch).wheel_platforms))
+    text = "\n".join((*requirements, python, *guest_arch(arch).wheel_platforms))
     return f"deps-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-def download_argv(requirements: tuple[str, ...], dest: Path, arch: str = "amd64") -> list[str]:
-    """``pip download`` of ``requirements`` and pip, as wheels for the guest's Python on ``arch``
-    (pure)."""
+def download_argv(
+    requirements: tuple[str, ...], dest: Path, arch: str = "amd64", python: str = PYTHON_VERSION
+) -> list[str]:
+    """``pip download`` of ``requirements`` and pip, as wheels for the guest's Python ``python``
+    on ``arch`` (pure)."""
     platforms = [p for name in guest_arch(arch).wheel_platforms for p in ("--platform", name)]
     return [
         sys.executable,
@@ -123,7 +131,7 @@ def download_argv(requirements: tuple[str, ...], dest: Path, arch: str = "amd64"
         "--disable-pip-version-check",
         "--only-binary=:all:",
         "--python-version",
-        PYTHON_VERSION,
+        python,
         "--implementation",
         "cp",
         *platforms,
@@ -138,15 +146,22 @@ def ensure_wheelhouse(
     guest: GuestWorkbench | None = None,
     *,
     arch: str = "amd64",
+    python: str = PYTHON_VERSION,
     notify: Callable[[str], None] = lambda _line: None,
 ) -> Wheelhouse:
-    """The cached wheelhouse for ``guest`` (default: this workbench) on an ``arch`` guest, built
-    on the host when missing: the dependencies once per requirement set and architecture, the
-    workbench wheel (pure Python, any architecture) once per key."""
-    house = Wheelhouse(guest or guest_workbench.resolve(), wheelhouses_root(), arch)
+    """The cached wheelhouse for ``guest`` (default: this workbench) on an ``arch`` guest with
+    Python ``python``, built on the host when missing: the dependencies once per requirement set
+    and platform, the workbench wheel (pure Python, any architecture) once per key."""
+    house = Wheelhouse(guest or guest_workbench.resolve(), wheelhouses_root(), arch, python)
     if not _complete(house.deps):
-        notify(f"downloading the guest's {arch} dependencies {house.deps_key} (pip, needs PyPI)")
-        _build_into(house.deps, lambda out: _run_host(download_argv(house.requirements, out, arch)))
+        notify(
+            f"downloading the guest's dependencies {house.deps_key} for Python {python} on {arch}"
+            " (pip, needs PyPI)"
+        )
+        requirements = house.requirements
+        _build_into(
+            house.deps, lambda out: _run_host(download_argv(requirements, out, arch, python))
+        )
     if not _complete(house.workbench):
         notify(f"building the guest's workbench wheel {house.key} from {house.guest.label}")
         _build_into(house.workbench, partial(_make_wheel, house.guest))

@@ -102,7 +102,9 @@ def first_build_seconds(project: Path, *, from_base: bool, feedback: Feedback) -
             run.image.image,
             memory_mib=run.instance.memory_mib,
             cpus=run.instance.cpus,
-            house=wheelhouse.ensure_wheelhouse(run.guest, arch=run.image.arch, notify=feedback.log),
+            house=wheelhouse.ensure_wheelhouse(
+                run.guest, arch=run.image.arch, python=run.image.python, notify=feedback.log
+            ),
             notify=feedback.log,
         )
     return run.run().elapsed

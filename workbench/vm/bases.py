@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from workbench.errors import UsageError
 from workbench.vm import reachability
 from workbench.vm.arch import guest_arch
-from workbench.vm.image_index import IndexEntry, load_index
+from workbench.vm.image_index import IndexEntry, entry, load_index
 from workbench.vm.images import find_cached
 
 OFFLINE = "WORKBENCH_OFFLINE"
@@ -35,6 +35,7 @@ class ImageChoice:
     arch: str
     stand_in_for: str | None
     reason: str
+    python: str  # the image's Python (the index's ``python``)
 
     @property
     def label(self) -> str:
@@ -65,11 +66,21 @@ def _availability(item: IndexEntry) -> tuple[bool, str]:
     return False, f"{reach.host} unreachable ({reach.why})"
 
 
-def choose_image(base: str | None, arch: str, *, override: str | None = None) -> ImageChoice:
-    """The image a ``base`` project builds in on an ``arch`` VM (``override``: ``--image``)."""
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def choose_image(
+    base: str | None, arch: str, *, override: str | None = None, min_python: str | None = None
+) -> ImageChoice:
+    """The image a ``base`` project builds in on an ``arch`` VM (``override``: ``--image``); an
+    Ubuntu image whose Python is older than ``min_python`` (what runs in the guest needs it) is
+    replaced by the stand-in."""
     guest_arch(arch)
     if override is not None:
-        return ImageChoice(override, base, arch, None, "asked for (--image)")
+        return ImageChoice(
+            override, base, arch, None, "asked for (--image)", entry(override).python
+        )
     index = load_index()
     spec = index.bases.get(base or "")
     release = spec.release if spec is not None else None
@@ -77,10 +88,16 @@ def choose_image(base: str | None, arch: str, *, override: str | None = None) ->
         why_not = f"no Ubuntu image for base {base or '(none)'}"
     elif (name := spec.images.get(arch)) is None:
         why_not = f"the image index has no {spec.release} image for {arch}"
+    elif min_python and _version(python := index.images[name].python) < _version(min_python):
+        why_not = (
+            f"{spec.release}'s Python {python} cannot run the guest runner (it needs {min_python}+)"
+        )
     else:
-        available, why = _availability(index.images[name])
+        item = index.images[name]
+        available, why = _availability(item)
         if available:
-            return ImageChoice(name, base, arch, None, f"{spec.release} for {base}: {why}")
+            reason = f"{spec.release} for {base}: {why}"
+            return ImageChoice(name, base, arch, None, reason, item.python)
         why_not = why
     stand_in = index.stand_ins.get(arch)
     if stand_in is None:
@@ -88,4 +105,4 @@ def choose_image(base: str | None, arch: str, *, override: str | None = None) ->
             f"no image for base {base or '(none)'} on {arch}: {why_not}, and no stand-in",
             hint=f"pass --image NAME, or add stand_ins.{arch} to the image index",
         )
-    return ImageChoice(stand_in, base, arch, release, why_not)
+    return ImageChoice(stand_in, base, arch, release, why_not, index.images[stand_in].python)
