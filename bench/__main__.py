@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench [--quick] [--json FILE]      (or: ./dev bench ...)
 
-Runs explode, architectures, vm, share and daily in turn (each also runs alone:
+Runs explode, architectures, vm, share, daily and arm64 in turn (each also runs alone:
 ``python -m bench.vm``).
 A benchmark that fails is reported with its error after the table, and the exit status is 1.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import architectures, daily, explode, share, vm
+from bench import architectures, arm64, daily, explode, share, vm
 from bench.common import Benchmark, main
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "vm": vm.rows,
     "share": share.rows,
     "daily": daily.rows,
+    "arm64": arm64.rows,
 }
 
 if __name__ == "__main__":

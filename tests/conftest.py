@@ -16,7 +16,7 @@ from hypothesis.database import InMemoryExampleDatabase
 from workbench.lifecycle.guest_workbench import GuestWorkbench
 from workbench.lifecycle.wheelhouse import Wheelhouse
 
-pytest_plugins = ("vm_fixtures", "browser_fixtures", "http_fixtures")
+pytest_plugins = ("vm_fixtures", "browser_fixtures", "http_fixtures", "build_env")
 
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"workbench-hypothesis-{os.getuid()}")
 settings.register_profile("workbench", database=InMemoryExampleDatabase())

@@ -5,10 +5,12 @@ time the machine uses it). One project directory (so one VM, injected once) rece
 in turn: the C program (resume after a step, the packed binary runs, the watchdog saves the idle
 VM, the next build starts warm), a failing build (the VM stays up; ``--shell-after`` driven
 through a pseudo-terminal enters the failing part's build directory as the build user), the
-template example, example 1 of the architectures proposal, the Python app, the plugins tour
-(nil, autotools, cmake with apt build-packages, stage-packages, ``after``, every override) with
-``--shell``, ``--debug`` and ``--part`` driven through a pseudo-terminal, then ``clean``. Each
-``.snap`` is opened with unsquashfs and its ``meta/snap.yaml`` and files are checked.
+template example, example 1 of the architectures proposal, a cross build for arm64
+(``--build-for arm64``: the snap's program is aarch64 code, by its ELF header) and the native
+one, the Python app, the plugins tour (nil, autotools, cmake with apt build-packages,
+stage-packages, ``after``, every override) with ``--shell``, ``--debug`` and ``--part`` driven
+through a pseudo-terminal, then ``clean``. Each ``.snap`` is opened with unsquashfs and its
+``meta/snap.yaml`` and files are checked.
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import yaml
+from build_env import BUILD_TIMEOUT, BuildEnv, elf_machine, unsquash
 
-from workbench import dirs
 from workbench.errors import VmError
 from workbench.lifecycle import guest_workbench, keepalive
 from workbench.lifecycle.events import (
@@ -46,126 +46,11 @@ from workbench.lifecycle.events import (
 )
 from workbench.lifecycle.guest_workbench import from_tree
 from workbench.lifecycle.wheelhouse import GUEST
-from workbench.lifecycle.wire import read_events
-from workbench.vm import InstanceDir, Status, watchdog
+from workbench.vm import Status, watchdog
+from workbench.vm.arch import ARCHS
 from workbench.vm.ssh import SshExecutor
 
 pytestmark = pytest.mark.slow
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "build"
-BUILD_TIMEOUT = 1800
-SHARED = ("images", "wheelhouse", "bases")
-"""Machine-level caches the private test cache shares with the real one."""
-
-
-@dataclass
-class BuildEnv:
-    cache: Path
-    project: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "WORKBENCH_CACHE_DIR": str(self.cache)}
-
-    @property
-    def instance(self) -> InstanceDir:
-        return InstanceDir.for_project(self.project, instances=self.cache / "instances")
-
-    def use(self, example: str) -> Path:
-        """Make the project directory hold ``example`` (same path: same VM)."""
-        for child in self.project.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        shutil.copytree(EXAMPLES / example, self.project, dirs_exist_ok=True)
-        return self.project
-
-    def build(
-        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "workbench", "build", *args],
-            capture_output=True,
-            text=True,
-            cwd=cwd or self.project,
-            env={**self.env, **(env or {})},
-            timeout=BUILD_TIMEOUT,
-            check=False,
-        )
-
-    def vm(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        """``workbench vm exec`` in the project's VM."""
-        return self.vm_command("exec", "--", *argv)
-
-    def vm_command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``workbench vm ARGS`` on the project's VM."""
-        cli = [sys.executable, "-m", "workbench", "vm", "--project", str(self.project)]
-        return subprocess.run(
-            [*cli, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=300,
-            check=False,
-        )
-
-    def running(self, example: str = "c-make") -> Path:
-        """The project holding ``example``, its VM up (a pull starts it when it is not)."""
-        project = self.use(example)
-        pulled = self.build("--step", "pull")
-        assert pulled.returncode == 0, pulled.stderr
-        return project
-
-    def saved(self, example: str = "c-make") -> Path:
-        """The project holding ``example``, its VM stopped with a saved state."""
-        project = self.running(example)
-        down = self.vm_command("down", "--save")
-        assert down.returncode == 0, down.stderr
-        return project
-
-    def clean(self, inside: Path | None = None) -> subprocess.CompletedProcess[str]:
-        """``workbench clean`` of the project (named by ``inside``, a directory in it)."""
-        return subprocess.run(
-            [sys.executable, "-m", "workbench", "clean", str(inside or self.project)],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=300,
-            check=False,
-        )
-
-    def fresh(self) -> None:
-        """No VM for the project: the next build starts from the image's saved base."""
-        done = self.clean()
-        assert done.returncode == 0, done.stderr
-
-    def events(self) -> list[Payload]:
-        return [e.payload for e in read_events(self.instance.root / "events.jsonl")]
-
-
-@pytest.fixture(scope="module")
-def build_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildEnv]:
-    real = dirs.cache_dir()
-    for shared in SHARED:
-        (real / shared).mkdir(parents=True, exist_ok=True)
-    cache = tmp_path_factory.mktemp("build") / "cache"
-    cache.mkdir()
-    for shared in SHARED:
-        (cache / shared).symlink_to(real / shared)
-    project = tmp_path_factory.mktemp("project") / "proj"
-    project.mkdir()
-    env = BuildEnv(cache, project)
-    try:
-        yield env
-    finally:
-        env.clean()
-
-
-def unsquash(snap: Path, into: Path) -> dict[str, object]:
-    subprocess.run(["unsquashfs", "-q", "-d", str(into), str(snap)], check=True, timeout=120)
-    data: dict[str, object] = yaml.safe_load((into / "meta" / "snap.yaml").read_text())
-    return data
 
 
 def drive_shell(
@@ -339,6 +224,28 @@ def test_architectures_example_1_built_on_i386_is_multi(
     assert meta["architectures"] == ["amd64", "i386"]
     assert meta["base"] == "core18"
     assert (tmp_path / "sq" / "README").read_text().startswith("example 1")
+
+
+def test_a_cross_build_for_arm64_runs_in_the_amd64_vm(build_env: BuildEnv, tmp_path: Path) -> None:
+    project = build_env.use("cross-arm64")
+    built = build_env.build("--build-for", "arm64", env={"WORKBENCH_OFFLINE": "1"})
+    assert built.returncode == 0, built.stderr[-3000:]
+    snap = project / "hello-cross_1.0_arm64.snap"
+    meta = unsquash(snap, tmp_path / "arm64")
+    assert meta["architectures"] == ["arm64"]
+    assert (
+        elf_machine(tmp_path / "arm64" / "usr" / "bin" / "hello-cross")
+        == ARCHS["arm64"].elf_machine
+    )
+    assert "in debian-12 (stand-in for Ubuntu 22.04)" in built.stderr
+    native = build_env.build(env={"WORKBENCH_OFFLINE": "1"})
+    assert native.returncode == 0, native.stderr[-3000:]
+    meta = unsquash(project / "hello-cross_1.0_amd64.snap", tmp_path / "amd64")
+    assert meta["architectures"] == ["amd64"]
+    assert (
+        elf_machine(tmp_path / "amd64" / "usr" / "bin" / "hello-cross")
+        == ARCHS["amd64"].elf_machine
+    )
 
 
 def test_python_app_runs_from_its_venv(build_env: BuildEnv, tmp_path: Path) -> None:

@@ -26,9 +26,11 @@ from workbench.cli.host import host_arguments, host_target
 from workbench.errors import UsageError, format_error
 from workbench.progress import terminal_listener
 from workbench.vm import watchdog
-from workbench.vm.config import InstanceConfig
+from workbench.vm.arch import ARCHS, DEFAULT_ARCH
+from workbench.vm.config import DEFAULT_IMAGES, InstanceConfig
 from workbench.vm.diagnose import tail
 from workbench.vm.executor import Command
+from workbench.vm.image_index import entry
 from workbench.vm.images import ImageInfo, ensure_image, list_images
 from workbench.vm.local import Instance
 from workbench.vm.pins import HostTarget
@@ -49,9 +51,11 @@ def register(subparsers: Any) -> None:
         "SSH with a pinned host key, the project mounted on /project over 9p.",
     )
     parser.add_argument("--project", default=".", help="project directory (default: .)")
+    parser.add_argument("--arch", choices=list(ARCHS), help=ARCH_HELP)
     host_arguments(parser)
     project = argparse.ArgumentParser(add_help=False)
     project.add_argument("--project", default=argparse.SUPPRESS, help="project directory")
+    project.add_argument("--arch", choices=list(ARCHS), default=argparse.SUPPRESS, help=ARCH_HELP)
     cls = type(parser)
     actions = parser.add_subparsers(dest="action", required=True, parser_class=cls)
 
@@ -124,6 +128,9 @@ def _up_arguments(up: argparse.ArgumentParser) -> None:
     )
 
 
+ARCH_HELP = "which of the project's VMs (one per architecture; default: amd64, or --image's)"
+
+
 def _notify(line: str) -> None:
     print(f"workbench: {line}", file=sys.stderr)
 
@@ -134,9 +141,8 @@ def _instance(args: argparse.Namespace, config: InstanceConfig | None = None) ->
             f"`vm {args.action}` is for qemu VMs, not an SSH host",
             hint="with --host: exec, shell, push, pull, status, down",
         )
-    return Instance(
-        args.project, config or InstanceConfig(), listener=terminal_listener(), notify=_notify
-    )
+    config = config or InstanceConfig(image=DEFAULT_IMAGES[args.arch or DEFAULT_ARCH])
+    return Instance(args.project, config, listener=terminal_listener(), notify=_notify)
 
 
 def _machine(args: argparse.Namespace) -> Instance | RemoteHost:
@@ -201,8 +207,16 @@ def run_image_build(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    recorded = InstanceDir.for_project(Path(args.project)).load_state()
-    config = InstanceConfig.resume(recorded, image=args.image, memory=args.memory, cpus=args.cpus)
+    arch = args.arch or (entry(args.image).arch if args.image else DEFAULT_ARCH)
+    if args.image and entry(args.image).arch != arch:
+        raise UsageError(
+            f"--image {args.image} is an {entry(args.image).arch} image, not {arch}",
+            hint="drop --arch, or pick an image of that architecture (`vm image list`)",
+        )
+    recorded = InstanceDir.for_project(Path(args.project), arch=arch).load_state()
+    config = InstanceConfig.resume(
+        recorded, image=args.image, memory=args.memory, cpus=args.cpus, arch=arch
+    )
     config = replace(
         config,
         disk_size=args.disk_size,

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from workbench.vm.state import InstanceState
 
 DEFAULT_IMAGE = "tiny"
+DEFAULT_IMAGES = {"amd64": DEFAULT_IMAGE, "arm64": "tiny-arm64"}
+"""The image a new VM of each architecture boots unless told otherwise (``vm up``)."""
 DEFAULT_MEMORY = "1G"
 DEFAULT_CPUS = 2
 _MEMORY = re.compile(r"(\d+)\s*([MmGg]?)(?:i?[Bb])?")
@@ -118,11 +120,13 @@ class InstanceConfig:
         image: str | None = None,
         memory: str | None = None,
         cpus: int | None = None,
+        arch: str = "amd64",
     ) -> InstanceConfig:
-        """The settings to start an instance with: those asked, else the ones ``recorded`` when
-        it was made, else the defaults (the other fields: defaults, to ``replace``)."""
+        """The settings to start an instance of ``arch`` with: those asked, else the ones
+        ``recorded`` when it was made, else the defaults (the other fields: defaults, to
+        ``replace``)."""
         return cls(
-            image=image or (recorded.image if recorded else DEFAULT_IMAGE),
+            image=image or (recorded.image if recorded else DEFAULT_IMAGES[arch]),
             memory=memory or (f"{recorded.memory_mib}M" if recorded else DEFAULT_MEMORY),
             cpus=cpus or (recorded.cpus if recorded else DEFAULT_CPUS),
         )
