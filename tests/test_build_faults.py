@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
-from test_build_vm import BuildEnv, build_env, wait_for
+from build_env import BuildEnv
+from test_build_vm import wait_for
 
 from workbench.lifecycle.events import StepStarted
 from workbench.lifecycle.wire import read_events
 from workbench.vm import Status
-
-__all__ = ["build_env"]  # the shared module fixture (one VM for both tests)
 
 pytestmark = pytest.mark.slow
 

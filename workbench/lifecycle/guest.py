@@ -61,7 +61,7 @@ from workbench.lifecycle.wire import emit
 APPLICATION = "workbench"
 PREPARED = "/var/lib/workbench/prepared"
 """Digest of the parts (and target) whose build-packages ``prepare`` installed last."""
-IGNORED_SOURCES = ("*.snap", ".workbench-*", "parts", "stage", "prime")
+IGNORED_SOURCES = ("*.snap", "*_build-set.json", ".workbench-*", "parts", "stage", "prime")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from workbench.files import write_atomic
 from workbench.lifecycle.guest import IGNORED_SOURCES, GuestSpec
@@ -89,22 +90,28 @@ def forget(machine: Machine, spec: GuestSpec) -> None:
 
 
 def remember_pack(instance_dir: Path, value: str, snap: Path) -> None:
-    """Remember that ``snap`` (delivered into the project) was packed from fingerprint ``value``."""
-    packed = {"fingerprint": value, "snap": str(snap), "sha256": _sha256(snap)}
+    """Remember that ``snap`` (delivered into the project) was packed from fingerprint ``value``
+    (one record per snap: the builds of a set that share a VM keep theirs)."""
+    packed = _packed(instance_dir)
+    packed[str(snap)] = {"fingerprint": value, "sha256": _sha256(snap)}
     write_atomic(instance_dir / PACKED_NAME, json.dumps(packed) + "\n")
 
 
 def pack_is_current(instance_dir: Path, value: str, snap: Path) -> bool:
     """Whether ``snap`` is the file packed from fingerprint ``value`` and is unchanged since."""
     try:
-        packed = json.loads((instance_dir / PACKED_NAME).read_text())
-        return bool(
-            packed["fingerprint"] == value
-            and packed["snap"] == str(snap)
-            and packed["sha256"] == _sha256(snap)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        packed = _packed(instance_dir)[str(snap)]
+        return bool(packed["fingerprint"] == value and packed["sha256"] == _sha256(snap))
+    except (OSError, KeyError, TypeError):
         return False
+
+
+def _packed(instance_dir: Path) -> dict[str, Any]:
+    try:
+        packed = json.loads((instance_dir / PACKED_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+    return packed if isinstance(packed, dict) and "fingerprint" not in packed else {}
 
 
 def _sha256(path: Path) -> str:
