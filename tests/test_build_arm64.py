@@ -29,7 +29,7 @@ def test_build_all_builds_each_entry_in_a_vm_of_its_build_on(
 ) -> None:
     project = build_env.use(ARCH_EXAMPLES / "build-set")
     done = build_env.build("--all", "--json", env=OFFLINE)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["ok"] is True
     by_entry = {e["entry"]: e for e in result["entries"]}

@@ -40,6 +40,7 @@ from workbench.lifecycle.events import (
     Failure,
     HostFinished,
     HostSkipped,
+    HostStarted,
     LifecyclePlan,
     Listener,
     Notice,
@@ -225,10 +226,13 @@ def _run_set(args: argparse.Namespace, options: BuildOptions) -> int:
         if args.json:
             return
         payload = event.payload
-        if isinstance(payload, HostFinished | StepFinished | Failure | Notice | SessionStarted):
-            tqdm.write(
-                printable(f"[{entry.label} on {entry.build_on}] {event.line()}"), file=sys.stderr
-            )
+        if isinstance(payload, HostStarted):
+            said = f"{event.line()} ..."
+        elif isinstance(payload, HostFinished | StepFinished | Failure | Notice | SessionStarted):
+            said = event.line()
+        else:
+            return
+        tqdm.write(printable(f"[{entry.label} on {entry.build_on}] {said}"), file=sys.stderr)
 
     def on_outcome(outcome: EntryOutcome) -> None:
         if not args.json:

@@ -191,7 +191,7 @@ class InstanceDir:
 
     @property
     def qmp_socket(self) -> Path:
-        return self.qmp_dir / "qmp.sock"
+        return self.qmp_dir / "sock"  # short: a unix socket path has at most 107 bytes
 
     @property
     def serial_log(self) -> Path:
