@@ -145,13 +145,19 @@ def _remote(doc: yamlpos.Document, path: KeyPath, raw: Any) -> RemoteFile:
     return RemoteFile(url, str(digest).lower(), int(size) if size is not None else None, others)
 
 
+def _object(doc: yamlpos.Document, at: KeyPath, raw: Any, keys: set[str], example: str) -> None:
+    """Fail unless ``raw``, the entry at ``at`` (``("images", NAME)``...), is an object with no
+    key outside ``keys``."""
+    if not isinstance(raw, Mapping):
+        _fail(doc, at, f"{str(at[0]).removesuffix('s')} {at[-1]} must be an object", example)
+    unknown = sorted(set(raw) - keys)
+    if unknown:
+        _fail(doc, (*at, unknown[0]), f"unknown key {unknown[0]!r}", f"keys: {sorted(keys)}")
+
+
 def _entry(doc: yamlpos.Document, name: str, raw: Any) -> IndexEntry:
     at: KeyPath = ("images", name)
-    if not isinstance(raw, Mapping):
-        _fail(doc, at, f"image {name} must be an object", "see the packaged images.json")
-    unknown = sorted(set(raw) - ENTRY_KEYS)
-    if unknown:
-        _fail(doc, (*at, unknown[0]), f"unknown key {unknown[0]!r}", f"keys: {sorted(ENTRY_KEYS)}")
+    _object(doc, at, raw, ENTRY_KEYS, "see the packaged images.json")
     for key in ("arch", "append", "user"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             _fail(doc, (*at, key), f"{key} must be a non-empty string", "see images.json")
@@ -221,11 +227,7 @@ def _image_name(doc: yamlpos.Document, path: KeyPath, name: Any) -> str:
 
 def _base(doc: yamlpos.Document, name: str, raw: Any) -> BaseEntry:
     at: KeyPath = ("bases", name)
-    if not isinstance(raw, Mapping):
-        _fail(doc, at, f"base {name} must be an object", "{release: …, images: {ARCH: IMAGE}}")
-    unknown = sorted(set(raw) - BASE_KEYS)
-    if unknown:
-        _fail(doc, (*at, unknown[0]), f"unknown key {unknown[0]!r}", f"keys: {sorted(BASE_KEYS)}")
+    _object(doc, at, raw, BASE_KEYS, "{release: …, images: {ARCH: IMAGE}}")
     release = raw.get("release")
     if not isinstance(release, str) or not release:
         _fail(doc, (*at, "release"), "release must be a non-empty string", 'e.g. "Ubuntu 22.04"')
