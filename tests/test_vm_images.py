@@ -31,7 +31,7 @@ from workbench.errors import SourceError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import image_index, images, keys, seed
 from workbench.vm.arch import guest_arch
-from workbench.vm.builders import debian, elf, initramfs, tiny, tree
+from workbench.vm.builders import apt, debian, elf, initramfs, tiny, tiny_arm64, tree
 from workbench.vm.builders.recipe import Recipe, sha256_file
 from workbench.vm.builders.session import BuildSession
 from workbench.vm.download import RemoteFile, download
@@ -417,6 +417,72 @@ def test_debian_cloud_init_runs_every_module_the_seed_needs() -> None:
     # the init stage runs them all, before sshd: no config stage (masked), nothing after
     assert cloud["cloud_config_modules"] == []
     assert "cloud-config.service" in debian.MASKED
+
+
+# -- tiny-arm64: Debian's arm64 packages through the host's apt ---------------------------------
+
+APT_SHOW = """\
+Package: linux-image-arm64
+Source: linux-signed-arm64 (6.1.192+3)
+Version: 6.1.192-3
+Architecture: arm64
+Provides: linux-image-generic, linux-latest-modules-6.1.0-57-arm64
+Depends: linux-image-6.1.0-57-arm64 (= 6.1.192-3)
+Description: Linux for 64-bit ARMv8 machines (meta-package)
+
+Package: busybox-static
+Version: 1:1.35.0-4+deb12u1+b1
+Architecture: arm64
+Tag: admin::recovery, interface::shell, role::program, scope::utility,
+ use::login, works-with::file
+Description: Standalone rescue shell with tons of builtin utilities
+
+Package: openssh-sftp-server
+Version: 1:9.2p1-2+deb12u10
+Architecture: arm64
+Depends: openssh-client (= 1:9.2p1-2+deb12u10), libc6 (>= 2.34)
+Description: secure shell (SSH) sftp server module, for SFTP access from remote machines
+"""
+"""``apt-cache show --no-all-versions`` of three arm64 packages (bookworm, trimmed)."""
+
+
+def test_apt_pins_each_package_and_the_kernel_a_metapackage_names() -> None:
+    shown = apt.parse_show(APT_SHOW)
+    assert sorted(shown) == ["busybox-static", "linux-image-arm64", "openssh-sftp-server"]
+    fields = sorted(shown["busybox-static"])  # a continuation line is no field of its own
+    assert fields == ["Architecture", "Description", "Package", "Tag", "Version"]
+    wanted = ["linux-image-arm64", "busybox-static", "openssh-sftp-server"]
+    pinned = apt.resolve(wanted, shown)
+    assert pinned == {
+        "linux-image-6.1.0-57-arm64": "6.1.192-3",  # the metapackage's exact dependency
+        "busybox-static": "1:1.35.0-4+deb12u1+b1",
+        "openssh-sftp-server": "1:9.2p1-2+deb12u10",  # an exact Depends of no kernel: kept
+    }
+    assert tiny_arm64.kernel_release(pinned) == "6.1.0-57-arm64"
+    with pytest.raises(VmError, match="apt knows no package dropbear-bin"):
+        apt.resolve([*wanted, "dropbear-bin"], shown)
+    assert apt.parse_show("") == {}
+
+
+def test_tiny_arm64_index_entry_boots_on_the_arm_console(cache: Path) -> None:
+    item = image_index.catalog()["tiny-arm64"]
+    assert (item.arch, item.builder) == ("arm64", "tiny-arm64")
+    assert f"console={guest_arch('arm64').console}" in item.append.split()
+
+
+def test_tiny_arm64_without_qemu_user_names_qemu_user_static(tmp_path: Path) -> None:
+    """The builder lists the applets of an arm64 busybox through qemu-user: a host whose PATH
+    lacks qemu-aarch64-static gets a one-line error naming the package to install."""
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\x7fELF")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))
+        with pytest.raises(VmError) as err:
+            tiny.applets(busybox, guest_arch("arm64"))
+    assert err.value.brief.startswith(f"cannot list the applets of {busybox}: ")
+    assert "qemu-aarch64-static" in err.value.brief
+    assert err.value.hint == "install qemu-user-static (./dev does)"
+    assert "\n" not in str(err.value)  # the one line the CLI prints
 
 
 # -- slow: real builds and boots -----------------------------------------------------------------

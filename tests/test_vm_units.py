@@ -97,6 +97,21 @@ def test_qemu_argv_variants() -> None:
     assert qemu.kernel_append("") == "panic=-1"
 
 
+def test_qemu_argv_for_an_arm64_guest() -> None:
+    append = "root=/dev/vda rw console=ttyAMA0"
+    argv = qemu.qemu_argv(config(arch="arm64", append=append))
+    assert argv[0] == "qemu-system-aarch64"
+    assert option(argv, "-machine") == ["virt"]
+    assert (option(argv, "-accel"), option(argv, "-cpu")) == (["tcg"], ["cortex-a57"])
+    assert option(argv, "-append") == [f"{append} panic=-1"]
+    assert qemu.machine_of(argv) == "virt"  # what a snapshot tag records
+    assert option(argv, "-drive")[0] == "file=/inst/overlay.qcow2,if=virtio,format=qcow2"
+    on_arm64 = qemu.qemu_argv(
+        config(arch="arm64", accel="kvm", binary="/opt/q/qemu-system-aarch64")
+    )
+    assert (on_arm64[0], option(on_arm64, "-cpu")) == ("/opt/q/qemu-system-aarch64", ["host"])
+
+
 def test_emulator_hint_names_the_debian_package() -> None:
     assert emulator_hint("/usr/bin/qemu-system-aarch64") == "install qemu-system-arm (./dev does)"
     assert emulator_hint("qemu-system-x86_64") == "install qemu-system-x86 (./dev does)"

@@ -98,18 +98,26 @@ def build_cache(root: Path) -> Iterator[Path]:
         yield cache
 
 
+@contextmanager
+def private_cache(root: Path, *, machine_images: bool = True) -> Iterator[VmEnv]:
+    """A :class:`VmEnv` on ``root/cache``, ``WORKBENCH_CACHE_DIR`` while the block runs: its
+    ``images`` a link to the machine's (``machine_images``) or its own, empty (an image is then
+    built from scratch); every instance in it is cleaned at the end."""
+    cache = root / "cache"
+    cache.mkdir()
+    if machine_images:
+        real_images = dirs.images_dir()
+        real_images.mkdir(parents=True, exist_ok=True)
+        (cache / "images").symlink_to(real_images)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
+        try:
+            yield VmEnv(cache)
+        finally:
+            clean_instances()
+
+
 @pytest.fixture(scope="module")
 def vm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmEnv]:
-    real_images = dirs.images_dir()
-    real_images.mkdir(parents=True, exist_ok=True)
-    cache = tmp_path_factory.mktemp("vm") / "cache"
-    cache.mkdir()
-    (cache / "images").symlink_to(real_images)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("WORKBENCH_CACHE_DIR", str(cache))
-    env = VmEnv(cache)
-    try:
+    with private_cache(tmp_path_factory.mktemp("vm")) as env:
         yield env
-    finally:
-        clean_instances()
-        patch.undo()

@@ -135,7 +135,9 @@ class Instance:
     def _alive(self, state: InstanceState | None) -> bool:
         proc = self._launcher.proc if self._launcher is not None else None
         if proc is not None and state is not None and state.pid == proc.pid:
-            return proc.poll() is None
+            proc.poll()  # reaps our own qemu once it has exited
+        # one rule for every caller: a qemu whose main thread has exited is gone, though its
+        # other threads may still be ending (no zombie to reap yet: poll() would say running)
         return self.dir.qemu_alive(state)
 
     def status(self) -> StatusReport:
