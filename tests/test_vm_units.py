@@ -20,7 +20,7 @@ import pytest
 from workbench.errors import BuildError, UsageError, VmError
 from workbench.progress import Progress
 from workbench.vm import accel, binfmt, qemu, watchdog
-from workbench.vm.arch import emulator_hint
+from workbench.vm.arch import emulator_hint, guest_arch
 from workbench.vm.config import InstanceConfig, parse_memory
 from workbench.vm.diagnose import ERROR, QEMU, SERIAL, diagnose, explain, tail
 from workbench.vm.executor import Completed, command_line
@@ -465,7 +465,9 @@ def test_kvm_probe_is_killed_at_its_deadline() -> None:
     """A real KVM guest that hangs (here: the default CPU model) is killed at the deadline."""
     kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
     start = time.monotonic()
-    verdict = accel.probe_kvm("qemu-system-x86_64", kernel, deadline=2.0, cpu="qemu64")
+    verdict = accel.probe_kvm(
+        "qemu-system-x86_64", kernel, guest_arch("amd64"), deadline=2.0, cpu="qemu64"
+    )
     elapsed = time.monotonic() - start
     assert elapsed < 2.0 + 30  # given up at the deadline, not left to hang (generous: a busy host)
     if verdict is not None:  # on a host where KVM works, the banner comes and verdict is None
