@@ -4,8 +4,9 @@ Filling a root filesystem of another architecture (mmdebstrap runs its packages'
 scripts) needs the kernel to hand that architecture's programs to ``qemu-ARCH-static``. Debian's
 qemu-user-static registers itself where systemd-binfmt or binfmt-support run; in a container the
 ``binfmt_misc`` filesystem may not even be mounted. :func:`ensure_foreign` checks the registration
-and, as root, mounts the filesystem and registers the architecture with ``systemd-binfmt``; an
-ordinary user gets an error saying what to run once.
+and, as root, mounts the filesystem and writes the package's rule (``/usr/lib/binfmt.d``) to its
+``register`` file, as ``systemd-binfmt`` would; an ordinary user gets an error saying what to run
+once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from workbench.vm.arch import guest_arch, host_arch
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 CONFIGS = Path("/usr/lib/binfmt.d")
-SYSTEMD_BINFMT = "/usr/lib/systemd/systemd-binfmt"
 
 
 def registered(arch: str, binfmt: Path = BINFMT) -> bool:
@@ -39,22 +39,25 @@ def ensure_foreign(arch: str) -> None:
         return
     name = guest_arch(arch).uname
     config = CONFIGS / f"qemu-{name}.conf"
+    register = BINFMT / "register"
     hint = (
         f"install qemu-user-static, then as root: mount -t binfmt_misc binfmt_misc {BINFMT};"
-        f" {SYSTEMD_BINFMT} {config} (./dev does both)"
+        f" grep '^:' {config} > {register} (./dev does both)"
     )
     if os.geteuid() != 0 or not config.is_file():
         raise VmError(
             f"{arch} programs do not run on this host (qemu-{name} not registered)", hint=hint
         )
-    commands = [[SYSTEMD_BINFMT, str(config)]]
-    if not (BINFMT / "register").exists():
-        commands.insert(0, ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)])
-    for argv in commands:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
-        if done.returncode != 0:
-            raise VmError(
-                f"cannot register qemu-{name} with binfmt_misc: {done.stderr.strip()}", hint=hint
-            )
+    try:
+        if not register.exists():
+            argv = ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)]
+            subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+        rules = [line for line in config.read_text().splitlines() if line.startswith(":")]
+        register.write_text(rules[0])
+    except (OSError, IndexError, subprocess.SubprocessError) as exc:
+        said = getattr(exc, "stderr", None) or str(exc)
+        raise VmError(
+            f"cannot register qemu-{name} with binfmt_misc: {said.strip()}", hint=hint
+        ) from exc
     if not registered(arch):
         raise VmError(f"qemu-{name} is still not registered with binfmt_misc", hint=hint)
