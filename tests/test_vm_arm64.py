@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from vm_fixtures import VmEnv, private_cache
+from vm_fixtures import VmEnv, assert_another_host_key_is_refused, private_cache
 
 from workbench import dirs
 from workbench.errors import VmError
@@ -25,12 +25,10 @@ from workbench.vm import keys, qemu
 from workbench.vm.arch import guest_arch, host_arch
 from workbench.vm.builders import tiny_arm64
 from workbench.vm.config import Timeouts
-from workbench.vm.hostkeys import HostKeyChanged
 from workbench.vm.images import BootImage, ensure_image, verify
 from workbench.vm.launch import login, plan_boot
 from workbench.vm.local import Instance
 from workbench.vm.snapshots import WARM, SnapshotTag
-from workbench.vm.ssh import SshExecutor
 from workbench.vm.state import Phase, Status
 
 pytestmark = pytest.mark.slow
@@ -130,12 +128,7 @@ def test_boots_emulated_with_ssh_pinned_to_the_guest_host_key(
     fresh = login(vm.dir, state.port)
     assert fresh.run(["true"]).exit_status == 0
     fresh.close()
-    other = keys.generate_ed25519(tmp_path / "other", "impostor")
-    wrong = tmp_path / "known_hosts"
-    wrong.write_text(f"{pinned[0]} {' '.join(other.split()[:2])}\n")
-    impostor = SshExecutor(port=state.port, user="root", key=vm.dir.ssh_key, known_hosts=wrong)
-    with pytest.raises(HostKeyChanged):
-        impostor.connect(timeout=30)
+    assert_another_host_key_is_refused(vm.dir, state.port, tmp_path)
 
 
 def test_the_project_is_shared_read_only(vm: Instance) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from vm_fixtures import assert_another_host_key_is_refused
 
 from workbench import dirs
 from workbench.errors import BuildError, VmError
@@ -228,12 +229,7 @@ def test_a_known_hosts_entry_for_another_key_is_refused(vm: Instance, tmp_path: 
     state = vm.dir.load_state()
     assert state is not None
     assert state.port is not None
-    other = keys.generate_ed25519(tmp_path / "other", "impostor")
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{state.port} {' '.join(other.split()[:2])}\n")
-    ssh = SshExecutor(port=state.port, user="root", key=vm.dir.ssh_key, known_hosts=known)
-    with pytest.raises(HostKeyChanged):
-        ssh.connect(timeout=10)
+    assert_another_host_key_is_refused(vm.dir, state.port, tmp_path)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     with pytest.raises(HostKeyUnknown, match="is not pinned"):

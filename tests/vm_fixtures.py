@@ -21,9 +21,13 @@ import pytest
 
 from workbench import dirs
 from workbench.progress import ProgressListener, ignore
+from workbench.vm import keys
 from workbench.vm.config import InstanceConfig, Timeouts
+from workbench.vm.hostkeys import HostKeyChanged
 from workbench.vm.images import BootImage, ensure_image
 from workbench.vm.local import Instance
+from workbench.vm.ssh import SshExecutor
+from workbench.vm.state import InstanceDir
 from workbench.vm.teardown import clean_instances
 
 MACHINE_CACHES = ("images", "wheelhouse", "bases")
@@ -121,3 +125,13 @@ def private_cache(root: Path, *, machine_images: bool = True) -> Iterator[VmEnv]
 def vm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmEnv]:
     with private_cache(tmp_path_factory.mktemp("vm")) as env:
         yield env
+
+
+def assert_another_host_key_is_refused(d: InstanceDir, port: int, tmp_path: Path) -> None:
+    """A login whose known_hosts pins another key for the guest's address is refused."""
+    other = keys.generate_ed25519(tmp_path / "other", "impostor")
+    wrong = tmp_path / "wrong_known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{port} {' '.join(other.split()[:2])}\n")
+    impostor = SshExecutor(port=port, user="root", key=d.ssh_key, known_hosts=wrong)
+    with pytest.raises(HostKeyChanged):
+        impostor.connect(timeout=30)

@@ -73,8 +73,8 @@ from workbench.project import find_root
 from workbench.vm import watchdog
 from workbench.vm.arch import ARCHS, DEFAULT_ARCH, vm_arch_for
 from workbench.vm.bases import choose_image
-from workbench.vm.config import InstanceConfig
-from workbench.vm.image_index import entry, load_index
+from workbench.vm.config import DEFAULT_IMAGES, InstanceConfig
+from workbench.vm.image_index import entry
 from workbench.vm.local import Instance, QemuProvider
 from workbench.vm.provider import Machine, Provider
 from workbench.vm.remote import HostProvider
@@ -517,11 +517,10 @@ def clean(start: Path, *, instances: Path | None = None) -> str:
 
     root = find_root(start)
     removed = []
-    stand_ins = load_index().stand_ins
     for arch in ARCHS:
         directory = InstanceDir.for_project(root, instances=instances, arch=arch)
         if directory.root.exists():
-            Instance(root, InstanceConfig(image=stand_ins[arch]), instances=instances).clean()
+            Instance(root, InstanceConfig(image=DEFAULT_IMAGES[arch]), instances=instances).clean()
             removed.append(str(directory.root))
     if not removed:
         return f"no build VM for {root}"

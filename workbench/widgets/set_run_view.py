@@ -46,9 +46,10 @@ def entry_row(entry: SetEntry, result: dict[str, Any] | None) -> tuple[str, ...]
         return (*plan, "not built" if entry.required else "not built (may fail)", "", "", "", "")
     status = result["status"] if entry.required else f"{result['status']} (ignored)"
     seconds = "-" if result["status"] == "skipped" else f"{result['seconds']:.1f} s"
-    where = result["snap"] or result["log"] or result["reason"]
-    if result["status"] == "failed":
-        where = f"{result['reason']} (log: {result['log']})" if result["log"] else result["reason"]
+    if result["status"] == "failed" and result["log"]:
+        where = f"{result['reason']} (log: {result['log']})"
+    else:
+        where = result["snap"] or result["reason"] or result["log"]
     return (*plan, status, result["step"] or "", seconds, result["image"], where)
 
 
